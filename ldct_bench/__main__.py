@@ -1,0 +1,58 @@
+"""`python -m ldct_bench [overrides]`: one run (or a -m sweep) composed by Hydra."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from .compose import check_command_line
+from .errors import UserError
+from .paths import resource_dir
+from .registry import register
+
+
+def _fail(message: str, code: int = 2) -> None:
+    print(f"ldct-bench: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    """One Hydra job: run, print the table, hand results to the loggers; returns `overall` for sweepers."""
+    from .report import log_run
+    from .results import format_table
+    from .runner import run
+
+    run_dir = Path(cfg.resume or HydraConfig.get().runtime.output_dir).resolve()
+    try:
+        results = run(cfg, run_dir)
+        log_run(cfg, run_dir, results)
+    except UserError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        command = shlex.join(["python", "-m", "ldct_bench", *sys.argv[1:]])
+        _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {command}", 130)
+    print(format_table(results))
+    print(f"run dir: {run_dir}")
+    if results["coverage"] < cfg.min_coverage:
+        _fail(f"coverage {results['coverage']:.0%} is below min_coverage={cfg.min_coverage:g}; "
+              f"failures: {results['failures']}", 3)
+    return results["metrics"]["overall"]
+
+
+def main() -> None:
+    try:
+        register()
+        if not any(arg in ("-h", "--help", "--hydra-help", "--shell-completion", "-sc") for arg in sys.argv[1:]):
+            check_command_line(sys.argv[1:])
+    except UserError as exc:
+        _fail(str(exc))
+    hydra.main(config_path=str(resource_dir("conf")), config_name="config", version_base="1.3")(run_job)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""One item's answer: response cache, the backend call, parsing, and re-asks when unreadable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .answer import Answer, AnswerError, parse_answer
+from .backends.base import BackendError, Completion, ModelBackend, Request, Usage
+from .cache import ResponseCache, cache_key
+from .config import CacheMode
+
+REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
+
+
+@dataclass
+class Outcome:
+    answer: Answer | None
+    error: str | None = None
+    raw: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    attempts: int = 0
+    reasks: int = 0
+    cached: bool = False
+
+
+class Asker:
+    def __init__(self, backend: ModelBackend, cache: ResponseCache | None, mode: CacheMode, reasks: int):
+        self.backend = backend
+        self.cache = cache if getattr(backend, "cacheable", True) and mode != CacheMode.off else None
+        self.mode = mode
+        self.reasks = reasks
+        self.requests_sent = 0
+
+    async def ask(self, request: Request) -> Outcome:
+        key = cache_key(self.backend.identity(), request.messages) if self.cache else ""
+        if self.cache and self.mode == CacheMode.use:
+            hit = self.cache.get(key)
+            if hit is not None:
+                text, usage = hit
+                try:
+                    return Outcome(parse_answer(text), raw=text, usage=Usage(**usage), cached=True)
+                except AnswerError:
+                    pass  # an older parser accepted it; ask again
+        outcome = Outcome(answer=None)
+        messages = request.messages
+        for reask in range(self.reasks + 1):
+            try:
+                completion = await self._send(Request(request.item, messages, request.example_ids))
+            except BackendError as exc:
+                outcome.error = str(exc)
+                return outcome
+            outcome.usage += completion.usage
+            outcome.latency_s += completion.latency_s
+            outcome.attempts += completion.attempts
+            outcome.reasks = reask
+            outcome.raw = completion.text
+            try:
+                outcome.answer, outcome.error = parse_answer(completion.text), None
+            except AnswerError as exc:
+                outcome.error = f"unparseable answer: {exc}"
+                messages = [*request.messages, {"role": "assistant", "content": completion.text},
+                            {"role": "user", "content": REASK.format(reason=exc)}]
+                continue
+            if self.cache:  # under the original messages, so a rerun of the same item is free
+                self.cache.put(key, str(self.backend.identity().get("model_id")), completion.text,
+                               outcome.usage.as_dict())
+            return outcome
+        return outcome
+
+    async def _send(self, request: Request) -> Completion:
+        self.requests_sent += 1
+        return await self.backend.complete(request)

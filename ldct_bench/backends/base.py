@@ -1,0 +1,57 @@
+"""The small typed values that flow between strategy, backend and runner."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from ..data.task import Item, Task
+
+
+@dataclass
+class Request:
+    """One chat for one item: the messages to send and which examples they show."""
+
+    item: Item
+    messages: list[dict[str, Any]]
+    example_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens,
+                     self.cached_tokens + other.cached_tokens)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class Completion:
+    text: str
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    attempts: int = 1
+
+
+class BackendError(RuntimeError):
+    """A request that failed for good (after retries); the reason is recorded on the item."""
+
+
+class ModelBackend(Protocol):
+    async def start(self, task: Task) -> None:
+        """Get ready for a task (fit a baseline, launch a server)."""
+
+    async def complete(self, request: Request) -> Completion:
+        """One answer for one request; raises BackendError when it cannot be had."""
+
+    async def close(self) -> None:
+        """Release connections and child processes."""
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the answer (the response-cache key), never retry or timeout settings."""

@@ -1,0 +1,45 @@
+"""Response cache: SQLite in WAL mode, shared by all runs and concurrent jobs; only good answers go in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+
+def cache_key(identity: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+    """Model id + endpoint + generation settings + the full messages (image bytes included)."""
+    blob = json.dumps({"identity": identity, "messages": messages}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, directory: Path):
+        directory = Path(directory).expanduser()
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(directory / "responses.sqlite", timeout=60, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL,"
+                " text TEXT NOT NULL, usage TEXT)")
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(f"cache dir {directory} is not usable ({exc}); set cache.dir to a writable folder "
+                            "or cache.mode=off") from None
+
+    def get(self, key: str) -> tuple[str, dict[str, int]] | None:
+        row = self._db.execute("SELECT text, usage FROM responses WHERE key = ?", (key,)).fetchone()
+        return (row[0], json.loads(row[1] or "{}")) if row else None
+
+    def put(self, key: str, model: str, text: str, usage: dict[str, int]) -> None:
+        self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
+                         (key, model, time.time(), text, json.dumps(usage)))
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,89 @@
+"""Checking a command line before Hydra runs it, so every mistake is one clear line."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .errors import UserError, did_you_mean
+from .paths import resource_dir
+from .registry import CARD_KINDS, CONF_GROUPS, check_choice, register
+
+GROUPS = (*CARD_KINDS, *CONF_GROUPS)
+# Hydra's own flags that take a value; everything else starting with '-' is a switch.
+_FLAGS_WITH_VALUE = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name",
+                     "-cd", "--config-dir", "-i", "--info", "--experimental-rerun", "-sc", "--shell-completion"}
+
+
+def user_overrides(argv: list[str]) -> list[str]:
+    """The key=value overrides of a command line, without Hydra's flags."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in _FLAGS_WITH_VALUE:
+            skip = arg not in ("-i", "--info")
+            continue
+        if not arg.startswith("-") and "=" in arg:
+            out.append(arg)
+    return out
+
+
+def _leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
+    keys = []
+    for key in node.keys():
+        value = node._get_node(key)
+        path = f"{prefix}{key}"
+        keys.append(path)
+        if isinstance(value, DictConfig):
+            keys.extend(_leaf_keys(value, path + "."))
+    return keys
+
+
+def _explain(exc: Exception, overrides: list[str], known: Iterable[str]) -> str:
+    """One line from Hydra/OmegaConf's multi-line errors."""
+    text = str(exc)
+    cause = exc.__cause__ or exc.__context__
+    detail = str(cause).strip().splitlines()[0] if cause else ""
+    if "Could not override" in text or "not in struct" in text or "Key '" in detail and "not in struct" in detail:
+        key = text.split("'")[1] if "'" in text else ""
+        hint = did_you_mean(key, known) or " list the settings with `python -m ldct_bench --cfg job`."
+        return f"unknown setting '{key}';{hint} (add a new key with +{key}=...)"
+    if text.startswith("Error merging override"):
+        override = text.removeprefix("Error merging override").strip()
+        return f"{override}: {detail or text.splitlines()[0]}"
+    return (detail or text).splitlines()[0] if (detail or text) else exc.__class__.__name__
+
+
+def check_command_line(argv: list[str]) -> None:
+    """Compose every value a sweep names; raise UserError on the first problem."""
+    register()
+    overrides = [o for o in user_overrides(argv) if not o.lstrip("+~").startswith("hydra.")]
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices: list[list[str]] = []
+    for override in parsed:
+        key = override.get_key_element()
+        values = (list(override.sweep_string_iterator()) if override.is_sweep_override()
+                  else [override.get_value_element_as_str()])
+        if key in GROUPS and not override.is_delete():
+            for value in values:
+                check_choice(key, value)
+        choices.append([f"{key}={value}" for value in values])
+    first = [values[0] for values in choices]
+    combos = [first] + [first[:i] + [value] + first[i + 1:]
+                        for i, values in enumerate(choices) for value in values[1:]]
+    with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
+        known = _leaf_keys(compose(config_name="config"))
+        for combo in combos:
+            try:
+                cfg = compose(config_name="config", overrides=combo)
+                OmegaConf.to_container(cfg, resolve=True)
+            except (HydraException, OmegaConfBaseException, ValueError) as exc:
+                raise UserError(_explain(exc, combo, known)) from None
+

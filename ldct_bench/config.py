@@ -1,0 +1,166 @@
+"""Typed schemas of everything Hydra composes; a wrong type or unknown key fails at composition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, List, Optional
+
+from omegaconf import MISSING
+
+
+class Backend(str, Enum):
+    openai_compatible = "openai_compatible"
+    vllm = "vllm"
+    baseline = "baseline"
+
+
+class CacheMode(str, Enum):
+    use = "use"
+    refresh = "refresh"
+    off = "off"
+
+
+class WandbMode(str, Enum):
+    auto = "auto"
+    online = "online"
+    offline = "offline"
+    disabled = "disabled"
+
+
+@dataclass
+class ServeConfig:
+    """How the vllm backend launches `vllm serve` when no base_url is given."""
+
+    hf_id: str = ""
+    # Placeholders {hf_id}, {port}, {host} are filled in; tests swap in a stand-in server.
+    command: List[str] = field(
+        default_factory=lambda: ["vllm", "serve", "{hf_id}", "--host", "{host}", "--port", "{port}"]
+    )
+    args: List[str] = field(default_factory=list)
+    max_model_len: Optional[int] = None
+    images_per_prompt: Optional[int] = None
+    tensor_parallel_size: int = 1
+    startup_timeout_s: float = 900.0
+    health_path: str = "/health"
+
+
+@dataclass
+class ModelCard:
+    """One file in models/: what to call, how, and what it costs."""
+
+    name: str = MISSING
+    backend: Backend = MISSING
+    description: str = ""
+    provider: str = ""
+    model_id: str = ""
+    base_url: Optional[str] = None
+    api_key_env: Optional[str] = None
+    # `model.via=openrouter` sends the same model through OpenRouter (the paper's route) under this id.
+    via: str = "vendor"
+    openrouter_id: Optional[str] = None
+    supports_images: bool = True
+    structured_output: bool = False
+    temperature: Optional[float] = 0.0
+    max_tokens: Optional[int] = 512
+    max_completion_tokens: Optional[int] = None
+    reasoning_effort: Optional[str] = None
+    image_detail: Optional[str] = "high"
+    extra_body: Any = field(default_factory=dict)
+    concurrency: int = 8
+    rate_limit_rpm: Optional[float] = None
+    timeout_s: float = 180.0
+    max_retries: int = 6
+    reasks: int = 1
+    price_input_per_mtok: Optional[float] = None
+    price_output_per_mtok: Optional[float] = None
+    price_cached_input_per_mtok: Optional[float] = None
+    image_token_rule: str = "openai"
+    serve: ServeConfig = field(default_factory=ServeConfig)
+
+
+@dataclass
+class TaskCard:
+    """One file in tasks/: where the data comes from and how its images are shown."""
+
+    name: str = MISSING
+    description: str = ""
+    source: str = MISSING  # demo | local | hub
+    path: Optional[str] = None
+    path_env: Optional[str] = None
+    hub_id: Optional[str] = None
+    train_split: str = "train"
+    test_split: str = "test"
+    train_ids: Optional[List[str]] = None  # a fixed shot pool (the paper's small-scale setting)
+    test_ids: Optional[List[str]] = None
+    window_width: float = 350.0
+    window_level: float = 40.0
+    image_size: Optional[int] = None  # None = native 512x512
+    synthetic: bool = False
+    licence: str = ""
+    citation: str = ""
+    download_hint: str = ""
+
+
+@dataclass
+class StrategyConfig:
+    """How each test item's chat is built (conf/strategy/)."""
+
+    name: str = MISSING
+    description: str = ""
+    template: str = MISSING
+    default_shots: int = 0
+    max_shots: Optional[int] = None
+    selection: str = "random"  # sliding_window | random | stratified | same_region | fixed
+    calibration_pool: int = 40  # error_feedback: training images scored once per run
+
+
+@dataclass
+class MetadataConfig:
+    """Which per-image facts go into the prompt text (conf/metadata/)."""
+
+    name: str = MISSING
+    description: str = ""
+    noise: bool = False
+    region: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    """Where results go besides the run dir (conf/logger/)."""
+
+    name: str = MISSING
+    description: str = ""
+    mode: WandbMode = WandbMode.auto
+    project: str = "ldct-bench"
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    tags: List[str] = field(default_factory=list)
+
+
+@dataclass
+class CacheConfig:
+    dir: str = "${ldct_cache_dir:}"
+    mode: CacheMode = CacheMode.use
+
+
+@dataclass
+class RunConfig:
+    model: ModelCard = MISSING
+    task: TaskCard = MISSING
+    strategy: StrategyConfig = MISSING
+    metadata: MetadataConfig = MISSING
+    logger: LoggerConfig = MISSING
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    shots: Optional[int] = None  # None = the strategy's default
+    seed: int = 0
+    limit: Optional[int] = None
+    max_cost: Optional[float] = None
+    min_coverage: float = 0.0
+    resume: Optional[str] = None
+    bootstrap: int = 1000
+
+
+def effective_shots(shots: Optional[int], strategy: StrategyConfig) -> int:
+    """Examples per prompt: the run's `shots`, or the strategy's default when unset."""
+    return strategy.default_shots if shots is None else shots

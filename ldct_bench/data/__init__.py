@@ -1,0 +1,1 @@
+"""Data: the task's splits as items, their pixels, and how images are shown."""

@@ -1,0 +1,149 @@
+"""A task: the card's dataset as items (train = shot pool, test = what is scored), pixels and PNGs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import datasets
+import numpy as np
+from filelock import FileLock
+from tqdm.auto import tqdm
+
+from ..config import TaskCard
+from ..errors import UserError
+from . import demo
+from .release import prepare
+from .render import to_png
+
+
+@dataclass(frozen=True)
+class Item:
+    """One image with its label; `meta` holds per-image columns such as region and noise."""
+
+    id: str
+    split: str
+    target: float
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class Task:
+    """Items and pixels of one dataset, rendered the way the card says."""
+
+    def __init__(self, card: TaskCard, data: datasets.DatasetDict, cache_dir: Path):
+        self.card = card
+        self.cache_dir = Path(cache_dir)
+        self._splits = {"train": data[card.train_split], "test": data[card.test_split]}
+        self._where: dict[str, tuple[str, int]] = {}
+        for split, table in self._splits.items():
+            for row, item_id in enumerate(table["id"]):
+                self._where[item_id] = (split, row)
+        self._items = {split: self._read_items(split) for split in self._splits}
+        self.png = lru_cache(maxsize=4096)(self._png)
+
+    def _read_items(self, split: str) -> list[Item]:
+        table = self._splits[split]
+        wanted = self.card.train_ids if split == "train" else self.card.test_ids
+        meta_columns = [c for c in table.column_names if c not in ("id", "image", "score", "category")]
+        columns = {c: table[c] for c in meta_columns}
+        items = [Item(item_id, split, round(float(score), 6), {c: columns[c][row] for c in meta_columns})
+                 for row, (item_id, score) in enumerate(zip(table["id"], table["score"]))]
+        if wanted is not None:
+            known = {item.id: item for item in items}
+            unknown = [i for i in wanted if i not in known]
+            if unknown:
+                raise UserError(f"task {self.card.name}: {split}_ids not in the data: {', '.join(unknown[:3])}")
+            items = [known[i] for i in wanted]
+        return items
+
+    @property
+    def fingerprint(self) -> str:
+        return "-".join(table._fingerprint for table in self._splits.values())
+
+    def items(self, split: str) -> list[Item]:
+        return self._items[split]
+
+    def pixels(self, item_id: str) -> np.ndarray:
+        split, row = self._where[item_id]
+        return np.asarray(self._splits[split][row]["image"], dtype=np.float32)
+
+    def _png(self, item_id: str) -> bytes:
+        card = self.card
+        return to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
+
+    def column(self, name: str, compute: Callable[[np.ndarray], Any]) -> dict[str, Any]:
+        """A per-image value for every item, computed once and cached beside the data's fingerprint."""
+        split_values = {v for split in self._items.values() for item in split for v in [item.meta.get(name)]}
+        if None not in split_values:
+            return {item.id: item.meta[name] for split in self._items.values() for item in split}
+        path = self.cache_dir / "columns" / self.fingerprint / f"{name}.json"
+        values: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+        missing = [i for i in self._where if i not in values]
+        for item_id in tqdm(missing, desc=f"computing {name}", unit="img", disable=not missing, leave=False):
+            values[item_id] = compute(self.pixels(item_id))
+        if missing:
+            _write_atomic(path, json.dumps(values))
+        for split in self._items.values():
+            for item in split:
+                item.meta[name] = values[item.id]
+        return values
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def _demo_dataset(cache_dir: Path) -> Path:
+    """Build the synthetic demo once (challenge layout, then the same `prepare` as real data)."""
+    root = cache_dir / f"demo-v{demo.GENERATOR_VERSION}"
+    out = root / "dataset"
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".lock")):
+        if not (out / "dataset_dict.json").exists():
+            with tempfile.TemporaryDirectory(dir=root) as tmp:
+                train, test = demo.write_release(Path(tmp))
+                regions = json.loads((Path(tmp) / "regions.json").read_text())
+                prepare(train, test, out, extra={"region": regions})
+    return out
+
+
+def _local_path(card: TaskCard) -> Path:
+    raw = card.path or (os.environ.get(card.path_env) if card.path_env else None)
+    if not raw:
+        where = f"task.path=DIR or {card.path_env}=DIR" if card.path_env else "task.path=DIR"
+        raise UserError(f"task {card.name} has no data path: {card.download_hint or 'prepare it'}; then set {where}")
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise UserError(f"task {card.name}: data path {path} does not exist; check task.path (prepare it with `ldct-bench prepare`)")
+    return path
+
+
+def load_task(card: TaskCard, cache_dir: Path) -> Task:
+    """Open the card's dataset: built demo, a prepared folder, or a Hub id."""
+    try:
+        if card.source == "demo":
+            data = datasets.load_from_disk(str(_demo_dataset(Path(cache_dir))))
+        elif card.source == "local":
+            data = datasets.load_from_disk(str(_local_path(card)))
+        elif card.source == "hub":
+            if not card.hub_id:
+                raise UserError(f"task {card.name} has source hub but no hub_id; set task.hub_id=ORG/NAME")
+            data = datasets.load_dataset(card.hub_id)
+        else:
+            raise UserError(f"task {card.name}: unknown source '{card.source}'; use demo, local or hub")
+    except UserError:
+        raise
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise UserError(f"task {card.name}: cannot load its dataset ({exc.__class__.__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run `ldct-bench prepare`") from None
+    if not isinstance(data, datasets.DatasetDict) or {card.train_split, card.test_split} - set(data):
+        raise UserError(f"task {card.name}: dataset needs splits '{card.train_split}' and '{card.test_split}'")
+    return Task(card, data, Path(cache_dir))

@@ -1,0 +1,30 @@
+"""Where the shipped cards and configs live, independent of the current directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """`conf`, `models` or `tasks`: inside an installed wheel, or at the repository root."""
+    for candidate in (_PACKAGE / "_resources" / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"ldct-bench resource folder '{name}' is missing; reinstall the package")
+
+
+def user_card_dirs() -> list[Path]:
+    """Extra card folders from LDCT_BENCH_CARDS (os.pathsep-separated; each may hold models/ and tasks/)."""
+    raw = os.environ.get("LDCT_BENCH_CARDS", "")
+    return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
+
+
+def default_cache_dir() -> Path:
+    """Per-user cache for responses, built demo data and computed columns."""
+    base = os.environ.get("LDCT_BENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ldct-bench"
+    )
+    return Path(base).expanduser()

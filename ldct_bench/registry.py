@@ -1,0 +1,102 @@
+"""The model and task registries: YAML cards in folders, registered as Hydra config-group options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from .config import ModelCard, RunConfig, TaskCard
+from .errors import UserError, did_you_mean
+from .paths import default_cache_dir, resource_dir, user_card_dirs
+
+CARD_KINDS: dict[str, tuple[str, type]] = {"model": ("models", ModelCard), "task": ("tasks", TaskCard)}
+CONF_GROUPS = ("strategy", "metadata", "logger")
+LIST_NAMES = {"model": "models", "task": "tasks", "strategy": "strategies", "metadata": "metadata", "logger": "loggers"}
+
+
+@dataclass(frozen=True)
+class CardFile:
+    name: str
+    path: Path
+
+
+def card_files(kind: str) -> dict[str, CardFile]:
+    """Every card of a kind by name; a user's folders (LDCT_BENCH_CARDS) override shipped ones."""
+    folder, _ = CARD_KINDS[kind]
+    found: dict[str, CardFile] = {}
+    for root in [resource_dir(folder).parent, *user_card_dirs()]:
+        for path in sorted((root / folder).glob("*.yaml")):
+            found[path.stem] = CardFile(path.stem, path)
+    return found
+
+
+def load_card(kind: str, card: CardFile) -> DictConfig:
+    """Read one card and check it against its schema; a bad card names its file and the problem."""
+    _, schema = CARD_KINDS[kind]
+    try:
+        raw = OmegaConf.load(card.path)
+        if not isinstance(raw, DictConfig):
+            raise UserError(f"{card.path}: a card must be a YAML mapping; see the shipped cards for the shape")
+        raw.setdefault("name", card.name)
+        node = OmegaConf.merge(OmegaConf.structured(schema), raw)
+        missing = sorted(OmegaConf.missing_keys(node))
+        if missing:
+            raise UserError(f"{card.path}: required field(s) {', '.join(missing)} missing; add them to the card")
+        return node
+    except OmegaConfBaseException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UserError(f"{card.path}: {first}; fix the card") from None
+
+
+def conf_group_options(group: str) -> list[str]:
+    return sorted(p.stem for p in (resource_dir("conf") / group).glob("*.yaml"))
+
+
+def options(kind: str) -> list[str]:
+    """Names a user can pass as `kind=NAME`."""
+    return sorted(card_files(kind)) if kind in CARD_KINDS else conf_group_options(kind)
+
+
+def check_choice(kind: str, name: str) -> None:
+    """Fail in one line, with the closest names, when `kind=name` is not registered."""
+    choices = options(kind)
+    if name not in choices:
+        hint = did_you_mean(name, choices) or f" choose one of: {', '.join(choices)}."
+        raise UserError(f"unknown {kind} '{name}';{hint} (`ldct-bench list {LIST_NAMES[kind]}` shows all)")
+
+
+@lru_cache(maxsize=1)
+def register() -> None:
+    """Put the schema and every card into Hydra's ConfigStore (once per process)."""
+    if not OmegaConf.has_resolver("ldct_cache_dir"):
+        OmegaConf.register_new_resolver("ldct_cache_dir", lambda: str(default_cache_dir()))
+        OmegaConf.register_new_resolver("ldct_shots", lambda shots, default: default if shots is None else shots)
+    store = ConfigStore.instance()
+    store.store(name="run_schema", node=RunConfig)
+    for kind in CARD_KINDS:
+        for card in card_files(kind).values():
+            store.store(group=kind, name=card.name, node=load_card(kind, card))
+
+
+def describe(kind: str) -> list[dict[str, Any]]:
+    """Rows for `ldct-bench list`: name plus the fields a person scans for."""
+    rows = []
+    if kind in CARD_KINDS:
+        for card in card_files(kind).values():
+            node = load_card(kind, card)
+            if kind == "model":
+                rows.append({"name": card.name, "backend": node.backend.value, "model_id": node.model_id,
+                             "provider": node.provider, "description": node.description})
+            else:
+                rows.append({"name": card.name, "source": node.source, "description": node.description})
+    else:
+        for name in conf_group_options(kind):
+            node = OmegaConf.load(resource_dir("conf") / kind / f"{name}.yaml")
+            rows.append({"name": name, "description": node.get("description", "")})
+    return rows

@@ -1,0 +1,87 @@
+"""results.json: metrics with CIs over the scored items, coverage, failures, tokens and cost."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from .metrics import NAMES, bootstrap_ci, correlations
+from .config import effective_shots
+
+RESULTS = "results.json"
+
+
+def config_digest(cfg: DictConfig) -> str:
+    """Fingerprint of what determines the answers (not limits, loggers, caches or concurrency)."""
+    model = OmegaConf.to_container(cfg.model, resolve=True, enum_to_str=True)
+    for volatile in ("concurrency", "timeout_s", "max_retries", "rate_limit_rpm", "description", "serve"):
+        model.pop(volatile, None)
+    parts = {"model": model, "task": cfg.task.name, "strategy": OmegaConf.to_container(cfg.strategy, resolve=True),
+             "shots": effective_shots(cfg.shots, cfg.strategy), "metadata": cfg.metadata.name, "seed": cfg.seed}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+
+
+def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, requests: int, spent: float,
+              seconds: float, stopped_by_budget: bool) -> dict[str, Any]:
+    scored = [r for r in records if r.get("score") is not None]
+    targets, scores = [r["target"] for r in scored], [r["score"] for r in scored]
+    values = correlations(targets, scores)
+    ci = bootstrap_ci(targets, scores, resamples=cfg.bootstrap, seed=cfg.seed)
+    failures = Counter((r.get("error") or "unknown").split(":")[0] for r in records if r.get("score") is None)
+    usage = Counter()
+    for record in records:
+        usage.update(record.get("usage") or {})
+    costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
+    return {
+        "model": cfg.model.name, "task": cfg.task.name, "strategy": cfg.strategy.name,
+        "shots": effective_shots(cfg.shots, cfg.strategy), "metadata": cfg.metadata.name, "seed": cfg.seed,
+        "metrics": {name: _finite(values[name]) for name in (*NAMES, "overall")},
+        "metrics_abs": {name: _finite(abs(values[name])) for name in NAMES},
+        "ci": {name: [_finite(lo), _finite(hi)] for name, (lo, hi) in ci.items()},
+        "n": n_items, "n_answered": len(records), "n_scored": len(scored),
+        "coverage": round(len(scored) / n_items, 6) if n_items else 0.0,
+        "failures": dict(failures), "n_failed": sum(failures.values()),
+        "complete": len(records) == n_items,
+        "stopped_by_budget": stopped_by_budget,
+        "tokens": {k: int(usage.get(k, 0)) for k in ("prompt_tokens", "completion_tokens", "cached_tokens")},
+        "cost_usd": round(sum(costs), 6) if costs else None,
+        "cost_usd_this_run": round(spent, 6),
+        "requests_this_run": requests,
+        "cached_answers": sum(1 for r in records if r.get("cached")),
+        "seconds": round(seconds, 3),
+        "config_digest": config_digest(cfg),
+    }
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
+    path = Path(run_dir) / RESULTS
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The short table a run prints."""
+    lines = [f"{results['model']} | {results['task']} | {results['strategy']} k={results['shots']} "
+             f"| metadata={results['metadata']}",
+             f"{'metric':<8} {'value':>8}   95% CI"]
+    for name in (*NAMES, "overall"):
+        value, (lo, hi) = results["metrics"][name], results["ci"][name]
+        show = (lambda v: f"{v:.4f}" if v is not None else "n/a")
+        lines.append(f"{name.upper():<8} {show(value):>8}   [{show(lo)}, {show(hi)}]")
+    cost = results["cost_usd"]
+    lines.append(f"scored {results['n_scored']}/{results['n']} (coverage {results['coverage']:.0%}), "
+                 f"failures {results['n_failed']}, cost {'$%.4f' % cost if cost is not None else 'n/a'}")
+    return "\n".join(lines)
