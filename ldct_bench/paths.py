@@ -22,9 +22,15 @@ def user_card_dirs() -> list[Path]:
     return [Path(p).expanduser().resolve() for p in raw.split(os.pathsep) if p.strip()]
 
 
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "ldct-bench"
+
+
 def default_cache_dir() -> Path:
-    """Per-user cache for responses, built demo data and computed columns."""
-    base = os.environ.get("LDCT_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "ldct-bench"
-    )
-    return Path(base).expanduser()
+    """Per-user response cache (the default of `cache.dir`), shared by all runs."""
+    return Path(os.environ.get("LDCT_BENCH_CACHE") or _user_cache() / "responses").expanduser()
+
+
+def data_dir() -> Path:
+    """Per-user store of data derived from pixels: the built demo task and computed columns."""
+    return Path(os.environ.get("LDCT_BENCH_DATA") or _user_cache() / "data").expanduser()

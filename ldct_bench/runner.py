@@ -112,7 +112,7 @@ async def _run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         raise UserError(f"limit={cfg.limit} is negative; give a positive number of test items or null")
     backend: ModelBackend = make_backend(cfg.model, run_dir)
     cache = None if cfg.cache.mode == CacheMode.off else ResponseCache(Path(cfg.cache.dir))
-    task = load_task(cfg.task, Path(cfg.cache.dir))
+    task = load_task(cfg.task)
     ensure_metadata(task, cfg)
     strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed)
     items = task.items("test")[: cfg.limit] if cfg.limit is not None else task.items("test")

@@ -111,11 +111,11 @@ def make_slice(seed: int) -> tuple[np.ndarray, float, str, float]:
     return pixels, reader_mean(rng, true_quality(rng, dose, n_views)), region, dose
 
 
-def write_release(root: Path) -> tuple[Path, Path]:
-    """Write the demo in the challenge's own layout, so it goes through the same `prepare`."""
+def write_release(root: Path, n_train: int = N_TRAIN, n_test: int = N_TEST) -> tuple[Path, Path]:
+    """Write slices in the challenge's own layout (what `prepare` reads); regions go to regions.json."""
     train_dir, test_dir = root / "LDCTIQAG2023_train", root / "LDCTIQAC_test"
-    splits = [(train_dir, "image", "train.json", "{:04d}.tif", N_TRAIN, 0),
-              (test_dir, "images", "test.json", "test{:03d}.tiff", N_TEST, 10_000)]
+    splits = [(train_dir, "image", "train.json", "{:04d}.tif", n_train, 0),
+              (test_dir, "images", "test.json", "test{:03d}.tiff", n_test, 10_000)]
     regions: dict[str, str] = {}
     for folder, image_dir, label_file, pattern, count, offset in splits:
         (folder / image_dir).mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..config import TaskCard
 from ..errors import UserError
+from ..paths import data_dir
 from . import demo
 from .release import prepare
 from .render import to_png
@@ -35,9 +36,9 @@ class Item:
 class Task:
     """Items and pixels of one dataset, rendered the way the card says."""
 
-    def __init__(self, card: TaskCard, data: datasets.DatasetDict, cache_dir: Path):
+    def __init__(self, card: TaskCard, data: datasets.DatasetDict, store: Path):
         self.card = card
-        self.cache_dir = Path(cache_dir)
+        self.store = Path(store)
         self._splits = {"train": data[card.train_split], "test": data[card.test_split]}
         self._where: dict[str, tuple[str, int]] = {}
         for split, table in self._splits.items():
@@ -81,7 +82,7 @@ class Task:
         split_values = {v for split in self._items.values() for item in split for v in [item.meta.get(name)]}
         if None not in split_values:
             return {item.id: item.meta[name] for split in self._items.values() for item in split}
-        path = self.cache_dir / "columns" / self.fingerprint / f"{name}.json"
+        path = self.store / "columns" / self.fingerprint / f"{name}.json"
         values: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
         missing = [i for i in self._where if i not in values]
         for item_id in tqdm(missing, desc=f"computing {name}", unit="img", disable=not missing, leave=False):
@@ -101,9 +102,9 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
-def _demo_dataset(cache_dir: Path) -> Path:
+def _demo_dataset(store: Path) -> Path:
     """Build the synthetic demo once (challenge layout, then the same `prepare` as real data)."""
-    root = cache_dir / f"demo-v{demo.GENERATOR_VERSION}"
+    root = store / f"demo-v{demo.GENERATOR_VERSION}"
     out = root / "dataset"
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / ".lock")):
@@ -126,11 +127,12 @@ def _local_path(card: TaskCard) -> Path:
     return path
 
 
-def load_task(card: TaskCard, cache_dir: Path) -> Task:
-    """Open the card's dataset: built demo, a prepared folder, or a Hub id."""
+def load_task(card: TaskCard, store: Path | None = None) -> Task:
+    """Open the card's dataset (built demo, a prepared folder, or a Hub id); `store` keeps derived data."""
+    store = Path(store) if store is not None else data_dir()
     try:
         if card.source == "demo":
-            data = datasets.load_from_disk(str(_demo_dataset(Path(cache_dir))))
+            data = datasets.load_from_disk(str(_demo_dataset(store)))
         elif card.source == "local":
             data = datasets.load_from_disk(str(_local_path(card)))
         elif card.source == "hub":
@@ -146,4 +148,4 @@ def load_task(card: TaskCard, cache_dir: Path) -> Task:
                         f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run `ldct-bench prepare`") from None
     if not isinstance(data, datasets.DatasetDict) or {card.train_split, card.test_split} - set(data):
         raise UserError(f"task {card.name}: dataset needs splits '{card.train_split}' and '{card.test_split}'")
-    return Task(card, data, Path(cache_dir))
+    return Task(card, data, store)

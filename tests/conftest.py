@@ -1,0 +1,83 @@
+"""Shared fixtures: an offline environment, a local OpenAI-compatible server, and run helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from ldct_bench.stub_server import StubState, make_server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store for the built demo and computed columns, shared by the whole session."""
+    return tmp_path_factory.mktemp("data-store")
+
+
+@pytest.fixture(autouse=True)
+def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_store: Path) -> Path:
+    """No network, no user state: W&B offline in tmp, hub offline, per-test response cache."""
+    cache = tmp_path / "cache"
+    values = {
+        "WANDB_MODE": "offline", "WANDB_DIR": tmp_path / "wandb", "WANDB_CACHE_DIR": tmp_path / "wandb-cache",
+        "WANDB_DATA_DIR": tmp_path / "wandb-data", "WANDB_CONFIG_DIR": tmp_path / "wandb-config",
+        "WANDB_SILENT": "true", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+        "HF_HOME": tmp_path / "hf", "LDCT_BENCH_DATA": data_store, "LDCT_BENCH_CACHE": cache,
+        "HYDRA_FULL_ERROR": "0",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, str(value))
+    for key in ("WANDB_API_KEY", "LDCT_BENCH_CARDS", "LDCT_IQA_PATH", "OPENAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    return cache
+
+
+class Stub:
+    """A running local OpenAI-compatible server and what it saw."""
+
+    def __init__(self) -> None:
+        self.state = StubState()
+        self.server = make_server(self.state)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def requests(self) -> list[dict]:
+        return self.state.requests
+
+    def model_args(self, key_env: str = "STUB_API_KEY") -> list[str]:
+        """Overrides that point the generic card at this server."""
+        return ["model=openai-compatible", f"model.base_url={self.url}", "model.model_id=stub-model",
+                f"model.api_key_env={key_env}"]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    server = Stub()
+    yield server
+    server.close()
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, module: str = "ldct_bench",
+            timeout: float = 240) -> subprocess.CompletedProcess:
+    """Run `python -m ldct_bench ARGS` (or another module) as a user would, capturing output."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
