@@ -1,47 +1,29 @@
-"""`ldct-bench`: the admin commands that are not a run (list the registry, and more per subcommand)."""
+"""`ldct-bench`: the admin commands that are not a run; one module per subcommand in commands/."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from typing import Callable
 
-from .errors import UserError, did_you_mean
-from .registry import LIST_NAMES, describe
+from .errors import UserError
 
-KINDS = {plural: kind for kind, plural in LIST_NAMES.items()}
-
-
-def cmd_list(args: argparse.Namespace) -> None:
-    """Print the registered cards and config options, one per line."""
-    wanted = [args.kind] if args.kind else list(KINDS)
-    for plural in wanted:
-        if plural not in KINDS:
-            raise UserError(f"nothing called '{plural}' to list;{did_you_mean(plural, KINDS) or ''} "
-                            f"choose from {', '.join(KINDS)}")
-        rows = describe(KINDS[plural])
-        print(f"{plural}:")
-        width = max((len(row["name"]) for row in rows), default=0)
-        for row in rows:
-            extra = f"[{row['backend']}] " if "backend" in row else ""
-            print(f"  {row['name']:<{width}}  {extra}{row['description']}")
+# Each name is a module in ldct_bench/commands with `add_parser(subparsers)`.
+COMMANDS = ("listing",)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ldct-bench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    listing = sub.add_parser("list", help="list models, tasks, strategies, metadata or loggers")
-    listing.add_argument("kind", nargs="?", help=", ".join(KINDS))
-    listing.set_defaults(func=cmd_list)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"ldct_bench.commands.{name}").add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], None] = args.func
+    args = build_parser().parse_args(argv)
     try:
-        func(args)
+        args.func(args)
     except UserError as exc:
         print(f"ldct-bench: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,1 @@
+"""Admin subcommands of `ldct-bench`; each module exposes `add_parser(subparsers)`."""

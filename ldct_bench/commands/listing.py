@@ -1,0 +1,31 @@
+"""`ldct-bench list [models|tasks|strategies|metadata|loggers]`."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import UserError, did_you_mean
+from ..registry import LIST_NAMES, describe
+
+KINDS = {plural: kind for kind, plural in LIST_NAMES.items()}
+
+
+def run(args: argparse.Namespace) -> None:
+    """Print the registered cards and config options, one per line."""
+    wanted = [args.kind] if args.kind else list(KINDS)
+    for plural in wanted:
+        if plural not in KINDS:
+            raise UserError(f"nothing called '{plural}' to list;{did_you_mean(plural, KINDS) or ''} "
+                            f"choose from {', '.join(KINDS)}")
+        rows = describe(KINDS[plural])
+        print(f"{plural}:")
+        width = max((len(row["name"]) for row in rows), default=0)
+        for row in rows:
+            extra = f"[{row['backend']}] " if "backend" in row else ""
+            print(f"  {row['name']:<{width}}  {extra}{row['description']}")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("list", help="list models, tasks, strategies, metadata or loggers")
+    parser.add_argument("kind", nargs="?", help=", ".join(KINDS))
+    parser.set_defaults(func=run)
