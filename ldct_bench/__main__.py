@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from .compose import check_command_line
 from .errors import UserError
 from .paths import resource_dir
 from .registry import register
+from .rundir import expand_resume, resume_command
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -23,19 +23,19 @@ def _fail(message: str, code: int = 2) -> None:
 
 def run_job(cfg: DictConfig) -> float | None:
     """One Hydra job: run, print the table, hand results to the loggers; returns `overall` for sweepers."""
-    from .report import log_run
-    from .results import format_table
-    from .runner import run
-
-    run_dir = Path(cfg.resume or HydraConfig.get().runtime.output_dir).resolve()
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
     try:
-        results = run(cfg, run_dir)
+        from .report import log_run
+        from .results import format_table
+        from .runner import run
+
+        results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
         log_run(cfg, run_dir, results)
     except UserError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        command = shlex.join(["python", "-m", "ldct_bench", *sys.argv[1:]])
-        _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {command}", 130)
+        _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {resume_command(run_dir)}", 130)
     print(format_table(results))
     print(f"run dir: {run_dir}")
     if results["coverage"] < cfg.min_coverage:
@@ -47,11 +47,14 @@ def run_job(cfg: DictConfig) -> float | None:
 def main() -> None:
     try:
         register()
+        sys.argv = [sys.argv[0], *expand_resume(sys.argv[1:])]
         if not any(arg in ("-h", "--help", "--hydra-help", "--shell-completion", "-sc") for arg in sys.argv[1:]):
             check_command_line(sys.argv[1:])
+        hydra.main(config_path=str(resource_dir("conf")), config_name="config", version_base="1.3")(run_job)()
     except UserError as exc:
         _fail(str(exc))
-    hydra.main(config_path=str(resource_dir("conf")), config_name="config", version_base="1.3")(run_job)()
+    except KeyboardInterrupt:
+        _fail("interrupted before any item was scored", 130)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterable
 
 from hydra import compose, initialize_config_dir
@@ -64,13 +66,17 @@ def _explain(exc: Exception, overrides: list[str], known: Iterable[str]) -> str:
 def check_command_line(argv: list[str]) -> None:
     """Compose every value a sweep names; raise UserError on the first problem."""
     register()
-    overrides = [o for o in user_overrides(argv) if not o.lstrip("+~").startswith("hydra.")]
+    overrides = user_overrides(argv)
+    multirun = any(arg in ("-m", "--multirun") for arg in argv)
     parsed = OverridesParser.create().parse_overrides(overrides)
     choices: list[list[str]] = []
     for override in parsed:
         key = override.get_key_element()
         values = (list(override.sweep_string_iterator()) if override.is_sweep_override()
                   else [override.get_value_element_as_str()])
+        if key.startswith("hydra."):
+            choices.append([override.input_line])
+            continue
         if key in GROUPS and not override.is_delete():
             for value in values:
                 check_choice(key, value)
@@ -82,8 +88,21 @@ def check_command_line(argv: list[str]) -> None:
         known = _leaf_keys(compose(config_name="config"))
         for combo in combos:
             try:
-                cfg = compose(config_name="config", overrides=combo)
+                cfg = compose(config_name="config", overrides=combo, return_hydra_config=True)
+                output = cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir
+                del cfg.hydra
                 OmegaConf.to_container(cfg, resolve=True)
             except (HydraException, OmegaConfBaseException, ValueError) as exc:
                 raise UserError(_explain(exc, combo, known)) from None
+            check_writable(Path(output))
+
+
+def check_writable(folder: Path) -> None:
+    """Fail before any work when the output folder cannot be created or written."""
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise UserError(f"output dir {folder} cannot be written ({probe} is not a writable folder); "
+                        "set hydra.run.dir (or hydra.sweep.dir with -m) to a writable folder")
 

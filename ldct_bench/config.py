@@ -157,7 +157,6 @@ class RunConfig:
     limit: Optional[int] = None
     max_cost: Optional[float] = None
     min_coverage: float = 0.0
-    resume: Optional[str] = None
     bootstrap: int = 1000
 
 

@@ -18,12 +18,12 @@ from .config import effective_shots
 RESULTS = "results.json"
 
 
-def config_digest(cfg: DictConfig) -> str:
+def config_digest(cfg: DictConfig, data_fingerprint: str) -> str:
     """Fingerprint of what determines the answers (not limits, loggers, caches or concurrency)."""
     model = OmegaConf.to_container(cfg.model, resolve=True, enum_to_str=True)
     for volatile in ("concurrency", "timeout_s", "max_retries", "rate_limit_rpm", "description", "serve"):
         model.pop(volatile, None)
-    parts = {"model": model, "task": cfg.task.name, "strategy": OmegaConf.to_container(cfg.strategy, resolve=True),
+    parts = {"model": model, "task": cfg.task.name, "data": data_fingerprint, "strategy": OmegaConf.to_container(cfg.strategy, resolve=True),
              "shots": effective_shots(cfg.shots, cfg.strategy), "metadata": cfg.metadata.name, "seed": cfg.seed}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -32,8 +32,8 @@ def _finite(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 6)
 
 
-def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, requests: int, spent: float,
-              seconds: float, stopped_by_budget: bool) -> dict[str, Any]:
+def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, digest: str, requests: int,
+              spent: float, seconds: float, stopped_by_budget: bool) -> dict[str, Any]:
     scored = [r for r in records if r.get("score") is not None]
     targets, scores = [r["target"] for r in scored], [r["score"] for r in scored]
     values = correlations(targets, scores)
@@ -60,7 +60,7 @@ def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, r
         "requests_this_run": requests,
         "cached_answers": sum(1 for r in records if r.get("cached")),
         "seconds": round(seconds, 3),
-        "config_digest": config_digest(cfg),
+        "config_digest": digest,
     }
 
 

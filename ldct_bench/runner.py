@@ -21,7 +21,8 @@ from .data.task import Item, Task, load_task
 from .errors import UserError
 from .journal import Journal
 from .metadata.noise import noise_level
-from .results import summarize, write_results
+from .results import config_digest, summarize, write_results
+from .rundir import claim
 from .scale import CATEGORIES, category_of
 from .strategies import make_strategy
 
@@ -61,6 +62,8 @@ class Budget:
 async def score_items(items: list[Item], build: Callable[[Item, int], Request], asker: Asker, journal: Journal,
                       cfg: DictConfig, budget: Budget, label: str) -> dict[str, dict[str, Any]]:
     """Score the items not yet in the journal, with bounded concurrency; returns all journal records."""
+    if not items:
+        return {}
     done = journal.read()
     todo = [(index, item) for index, item in enumerate(items) if item.id not in done]
     semaphore = asyncio.Semaphore(max(1, cfg.model.concurrency))
@@ -75,7 +78,8 @@ async def score_items(items: list[Item], build: Callable[[Item, int], Request], 
                 budget.spent += cost
             journal.append(prediction_record(item, request, outcome, cost))
             bar.update(1)
-            bar.set_postfix(cost=f"${budget.spent:.4f}", refresh=False)
+            if cost is not None:
+                bar.set_postfix(cost=f"${budget.spent:.4f}", refresh=False)
         finally:
             semaphore.release()
 
@@ -106,16 +110,28 @@ def ensure_metadata(task: Task, cfg: DictConfig) -> None:
                             "label them first with `ldct-bench label-regions` or use metadata=none/noise")
 
 
-async def _run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    started = time.monotonic()
+def check_settings(cfg: DictConfig) -> None:
+    """Settings that compose fine but make no sense together: fail before any work."""
     if cfg.limit is not None and cfg.limit < 0:
         raise UserError(f"limit={cfg.limit} is negative; give a positive number of test items or null")
+    if not cfg.model.supports_images:
+        raise UserError(f"model {cfg.model.name} does not accept images (supports_images: false); "
+                        "choose a vision model (`ldct-bench list models`)")
+    if not 0.0 <= cfg.min_coverage <= 1.0:
+        raise UserError(f"min_coverage={cfg.min_coverage} must be between 0 and 1")
+
+
+async def _run(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    started = time.monotonic()
+    check_settings(cfg)
     backend: ModelBackend = make_backend(cfg.model, run_dir)
-    cache = None if cfg.cache.mode == CacheMode.off else ResponseCache(Path(cfg.cache.dir))
     task = load_task(cfg.task)
     ensure_metadata(task, cfg)
     strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed)
     items = task.items("test")[: cfg.limit] if cfg.limit is not None else task.items("test")
+    digest = config_digest(cfg, task.fingerprint)
+    claim(run_dir, digest, overrides)
+    cache = None if cfg.cache.mode == CacheMode.off else ResponseCache(Path(cfg.cache.dir))
     asker = Asker(backend, cache, cfg.cache.mode, cfg.model.reasks)
     budget = Budget(cfg.max_cost)
     try:
@@ -129,11 +145,12 @@ async def _run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if cache is not None:
             cache.close()
     results = summarize(cfg, [records[item.id] for item in items if item.id in records], len(items),
-                        requests=asker.requests_sent, spent=budget.spent, seconds=time.monotonic() - started,
-                        stopped_by_budget=budget.exhausted)
+                        digest=digest, requests=asker.requests_sent, spent=budget.spent,
+                        seconds=time.monotonic() - started, stopped_by_budget=budget.exhausted)
     write_results(run_dir, results)
     return results
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    return asyncio.run(_run(cfg, run_dir))
+def run(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Run one configuration into run_dir (continuing what its journal already holds)."""
+    return asyncio.run(_run(cfg, run_dir, overrides))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-FAULTS = ("ok", "429", "500", "markdown", "malformed", "stall", "drop", "unparseable", "refusal")
+FAULTS = ("ok", "429", "500", "400", "markdown", "malformed", "stall", "drop", "unparseable", "refusal")
 
 
 def hashed_score(body: dict[str, Any]) -> float:
@@ -112,6 +112,8 @@ class StubHandler(BaseHTTPRequestHandler):
                               {"Retry-After": str(state.retry_after_s)})
         if fault == "500":
             return self._send(500, b'{"error": {"message": "internal error"}}')
+        if fault == "400":
+            return self._send(400, b'{"error": {"message": "maximum context length exceeded", "type": "invalid_request_error"}}')
         if fault == "stall":
             time.sleep(state.stall_s)
         if fault == "drop":
