@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from .answer import Answer, AnswerError, parse_answer
 from .backends.base import BackendError, Completion, ModelBackend, Request, Usage
 from .cache import ResponseCache, cache_key
 from .config import CacheMode
+from .errors import UserError
 
 REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
 
@@ -25,12 +27,15 @@ class Outcome:
 
 
 class Asker:
-    def __init__(self, backend: ModelBackend, cache: ResponseCache | None, mode: CacheMode, reasks: int):
+    def __init__(self, backend: ModelBackend, cache: ResponseCache | None, mode: CacheMode, reasks: int,
+                 parse: Callable[[str | None], Any] = parse_answer):
         self.backend = backend
+        self.parse = parse  # raises AnswerError on an unusable reply (a score by default; region labels too)
         self.cache = cache if getattr(backend, "cacheable", True) and mode != CacheMode.off else None
         self.mode = mode
         self.reasks = reasks
         self.requests_sent = 0
+        self.fatal: UserError | None = None  # a rejected key or unknown model: every later ask fails at once
 
     async def ask(self, request: Request) -> Outcome:
         key = cache_key(self.backend.identity(), request.messages) if self.cache else ""
@@ -39,7 +44,7 @@ class Asker:
             if hit is not None:
                 text, usage = hit
                 try:
-                    return Outcome(parse_answer(text), raw=text, usage=Usage(**usage), cached=True)
+                    return Outcome(self.parse(text), raw=text, usage=Usage(**usage), cached=True)
                 except AnswerError:
                     pass  # an older parser accepted it; ask again
         outcome = Outcome(answer=None)
@@ -49,6 +54,7 @@ class Asker:
                 completion = await self._send(Request(request.item, messages, request.example_ids))
             except BackendError as exc:
                 outcome.error = str(exc)
+                outcome.usage += getattr(exc, "usage", None) or Usage()  # a cut-off answer is still billed
                 return outcome
             outcome.usage += completion.usage
             outcome.latency_s += completion.latency_s
@@ -56,7 +62,7 @@ class Asker:
             outcome.reasks = reask
             outcome.raw = completion.text
             try:
-                outcome.answer, outcome.error = parse_answer(completion.text), None
+                outcome.answer, outcome.error = self.parse(completion.text), None
             except AnswerError as exc:
                 outcome.error = f"unparseable answer: {exc}"
                 messages = [*request.messages, {"role": "assistant", "content": completion.text},
@@ -69,5 +75,11 @@ class Asker:
         return outcome
 
     async def _send(self, request: Request) -> Completion:
+        if self.fatal is not None:
+            raise self.fatal
         self.requests_sent += 1
-        return await self.backend.complete(request)
+        try:
+            return await self.backend.complete(request)
+        except UserError as exc:
+            self.fatal = exc
+            raise

@@ -9,7 +9,7 @@ import sys
 from .errors import UserError
 
 # Each name is a module in ldct_bench/commands with `add_parser(subparsers)`.
-COMMANDS = ("listing",)
+COMMANDS = ("listing", "leaderboard", "label_regions", "estimate", "prepare")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,6 +60,7 @@ class ModelCard:
     via: str = "vendor"
     openrouter_id: Optional[str] = None
     supports_images: bool = True
+    system_role: bool = True  # false: the endpoint rejects system messages (Gemma on Google's API); fold into the first user turn
     structured_output: bool = False
     temperature: Optional[float] = 0.0
     max_tokens: Optional[int] = 512

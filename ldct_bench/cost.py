@@ -1,17 +1,122 @@
-"""Dollars from tokens at the card's per-million prices."""
+"""Tokens and dollars: prices per million tokens from the card, image tokens by each provider's rule.
+
+The image rules follow what each provider publishes for its billing; where a provider only
+describes its rule loosely they are approximations (noted per rule) meant for `ldct-bench estimate`,
+never for the bill itself: a run records the usage the API reports.
+"""
 
 from __future__ import annotations
 
-from .backends.base import Usage
-from .config import ModelCard
+import math
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from .backends.base import Usage
+    from .config import ModelCard
 
 
-def cost_usd(usage: Usage, card: ModelCard) -> float | None:
-    """Cost of one answer; None when the card has no prices."""
+def cost_usd(usage: "Usage", card: "ModelCard") -> float | None:
+    """Cost of one answer; None when the card has no prices. Cached prompt tokens bill at the cached price."""
     if card.price_input_per_mtok is None or card.price_output_per_mtok is None:
         return None
     cached_price = card.price_cached_input_per_mtok
-    cached = usage.cached_tokens if cached_price is not None else 0
+    cached = min(usage.cached_tokens, usage.prompt_tokens) if cached_price is not None else 0
     return ((usage.prompt_tokens - cached) * card.price_input_per_mtok
             + cached * (cached_price or 0.0)
             + usage.completion_tokens * card.price_output_per_mtok) / 1e6
+
+
+def has_prices(card: "ModelCard") -> bool:
+    return card.price_input_per_mtok is not None and card.price_output_per_mtok is not None
+
+
+def _fit(width: int, height: int, max_side: float) -> tuple[float, float]:
+    """Shrink (never enlarge) so the longer side is at most max_side."""
+    scale = min(1.0, max_side / max(width, height))
+    return width * scale, height * scale
+
+
+def _openai_tiles(base: int, per_tile: int) -> Callable[[int, int, str | None], int]:
+    """OpenAI's tile rule (GPT-4o/4.1, 4o-mini, o1/o3): fit in 2048x2048, shortest side down to 768,
+    count 512-px tiles; `detail: low` costs the base only."""
+    def rule(width: int, height: int, detail: str | None) -> int:
+        if detail == "low":
+            return base
+        w, h = _fit(width, height, 2048)
+        shrink = min(1.0, 768 / min(w, h))
+        w, h = w * shrink, h * shrink
+        return base + per_tile * math.ceil(w / 512) * math.ceil(h / 512)
+    return rule
+
+
+def _openai_patches(multiplier: float) -> Callable[[int, int, str | None], int]:
+    """OpenAI's patch rule (GPT-4.1 mini/nano, o4-mini): 32-px patches capped at 1536, times a model multiplier."""
+    def rule(width: int, height: int, detail: str | None) -> int:
+        patches = math.ceil(width / 32) * math.ceil(height / 32)
+        if patches > 1536:
+            scale = math.sqrt(1536 * 32 * 32 / (width * height))
+            patches = min(1536, math.ceil(width * scale / 32) * math.ceil(height * scale / 32))
+        return math.ceil(patches * multiplier)
+    return rule
+
+
+def _anthropic(width: int, height: int, detail: str | None) -> int:
+    """Anthropic: long edge above 1568 px (or about 1.15 MP) is shrunk first; tokens = w*h/750."""
+    w, h = _fit(width, height, 1568)
+    area = min(w * h, 1_150_000)
+    return math.ceil(area / 750)
+
+
+def _gemini(width: int, height: int, detail: str | None) -> int:
+    """Gemini 2.x at default media resolution: 258 tokens when both sides are <= 384 px, else 258 per
+    768x768 tile the image is cropped and scaled into (a 512x512 slice is one tile)."""
+    if width <= 384 and height <= 384:
+        return 258
+    return 258 * math.ceil(width / 768) * math.ceil(height / 768)
+
+
+def _qwen(width: int, height: int, detail: str | None) -> int:
+    """Qwen2.5-VL / Qwen-VL Max: one token per 28x28 px after rounding each side to a multiple of 28
+    (at most 16384 tokens), plus 2 vision delimiters."""
+    rows, cols = max(1, round(height / 28)), max(1, round(width / 28))
+    return min(rows * cols, 16384) + 2
+
+
+def _llama4(width: int, height: int, detail: str | None) -> int:
+    """Llama 4: 336-px tiles of 144 tokens each (up to 16), plus a global view when there is more than one.
+    Approximate: the processor picks the best-fitting tile canvas, which this rounds up to."""
+    tiles = min(16, math.ceil(width / 336) * math.ceil(height / 336))
+    return 144 * (tiles + (1 if tiles > 1 else 0))
+
+
+def _xai(width: int, height: int, detail: str | None) -> int:
+    """xAI Grok vision: 448-px tiles of 256 tokens each, plus one extra tile."""
+    return 256 * (math.ceil(width / 448) * math.ceil(height / 448) + 1)
+
+
+# Card field `image_token_rule` -> tokens for one image of (width, height) at the card's detail.
+IMAGE_TOKEN_RULES: dict[str, Callable[[int, int, str | None], int]] = {
+    "openai": _openai_tiles(85, 170),          # GPT-4o, GPT-4.1, GPT-4.5
+    "openai_mini": _openai_tiles(2833, 5667),  # GPT-4o mini: ~33x the tokens at 1/17 the price
+    "openai_o": _openai_tiles(75, 150),        # o1, o3
+    "openai_patch_4.1_mini": _openai_patches(1.62),
+    "openai_patch_4.1_nano": _openai_patches(2.46),
+    "openai_patch_o4_mini": _openai_patches(1.72),
+    "anthropic": _anthropic,
+    "gemini": _gemini,
+    "gemma": lambda width, height, detail: 256,  # Gemma 3 encodes every image at 896x896 into 256 tokens
+    "qwen": _qwen,
+    "llama4": _llama4,
+    "xai": _xai,
+    "none": lambda width, height, detail: 0,     # a model that reads pixels itself (the noise baseline)
+}
+
+
+def image_tokens(rule: str, width: int, height: int, detail: str | None = None) -> int:
+    """Prompt tokens one image costs under a provider's rule (see IMAGE_TOKEN_RULES)."""
+    return IMAGE_TOKEN_RULES[rule](width, height, detail)
+
+
+def text_tokens(text: str) -> int:
+    """About 4 characters per token (English prose; every provider's tokenizer is close to it)."""
+    return math.ceil(len(text) / 4)

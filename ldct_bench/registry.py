@@ -11,6 +11,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .card_checks import check_model_card
 from .config import ModelCard, RunConfig, TaskCard
 from .errors import UserError, did_you_mean
 from .paths import default_cache_dir, resource_dir, user_card_dirs
@@ -48,6 +49,8 @@ def load_card(kind: str, card: CardFile) -> DictConfig:
         missing = sorted(OmegaConf.missing_keys(node))
         if missing:
             raise UserError(f"{card.path}: required field(s) {', '.join(missing)} missing; add them to the card")
+        if kind == "model":
+            check_model_card(node, str(card.path))
         return node
     except OmegaConfBaseException as exc:
         first = str(exc).strip().splitlines()[0]

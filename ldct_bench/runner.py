@@ -16,11 +16,12 @@ from .backends import make_backend
 from .backends.base import ModelBackend, Request
 from .cache import ResponseCache
 from .config import CacheMode
-from .cost import cost_usd
+from .cost import cost_usd, has_prices
 from .data.task import Item, Task, load_task
 from .errors import UserError
 from .journal import Journal
 from .metadata.noise import noise_level
+from .metadata.region import require_regions
 from .results import config_digest, summarize, write_results
 from .rundir import claim
 from .scale import CATEGORIES, category_of
@@ -105,9 +106,7 @@ def ensure_metadata(task: Task, cfg: DictConfig) -> None:
     if cfg.metadata.noise:
         task.column("noise", noise_level)
     if cfg.metadata.region or cfg.strategy.selection == "same_region":
-        if any(item.meta.get("region") is None for split in ("train", "test") for item in task.items(split)):
-            raise UserError(f"metadata/selection needs region labels, and task {task.card.name} has none; "
-                            "label them first with `ldct-bench label-regions` or use metadata=none/noise")
+        require_regions(task)  # the data's own column, else labels stored by `ldct-bench label-regions`
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -119,12 +118,15 @@ def check_settings(cfg: DictConfig) -> None:
                         "choose a vision model (`ldct-bench list models`)")
     if not 0.0 <= cfg.min_coverage <= 1.0:
         raise UserError(f"min_coverage={cfg.min_coverage} must be between 0 and 1")
+    if cfg.max_cost is not None and not has_prices(cfg.model):
+        raise UserError(f"max_cost needs prices, and model {cfg.model.name} has none; set "
+                        "model.price_input_per_mtok and model.price_output_per_mtok (dollars per million tokens)")
 
 
 async def _run(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
-    started = time.monotonic()
     check_settings(cfg)
     backend: ModelBackend = make_backend(cfg.model, run_dir)
+    started = time.monotonic()  # after the backend's one-off imports (the openai client takes ~1 s)
     task = load_task(cfg.task)
     ensure_metadata(task, cfg)
     strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed)

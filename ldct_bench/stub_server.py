@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-FAULTS = ("ok", "429", "500", "400", "markdown", "malformed", "stall", "drop", "unparseable", "refusal")
+FAULTS = ("ok", "429", "500", "400", "401", "markdown", "malformed", "stall", "drop", "unparseable", "refusal",
+          "cutoff")
 
 
 def hashed_score(body: dict[str, Any]) -> float:
@@ -114,6 +115,10 @@ class StubHandler(BaseHTTPRequestHandler):
             return self._send(500, b'{"error": {"message": "internal error"}}')
         if fault == "400":
             return self._send(400, b'{"error": {"message": "maximum context length exceeded", "type": "invalid_request_error"}}')
+        if fault == "401":  # like real providers, echo the key that was refused
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            return self._send(401, json.dumps({"error": {"message": f"Incorrect API key provided: {key}",
+                                                         "type": "invalid_request_error"}}).encode())
         if fault == "stall":
             time.sleep(state.stall_s)
         if fault == "drop":
@@ -123,21 +128,26 @@ class StubHandler(BaseHTTPRequestHandler):
         if fault == "malformed":
             return self._send(200, b'{"choices": [ this is not json')
         prompt_tokens, _ = _count_tokens(body)
-        text = state.reply_text(body, fault)
+        text = "" if fault == "cutoff" else state.reply_text(body, fault)  # cutoff: the token budget went on thinking
         payload = {
             "id": f"stub-{len(state.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "stub"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text) // 4,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "length" if fault == "cutoff" else "stop"}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 512 if fault == "cutoff" else len(text) // 4,
                       "total_tokens": prompt_tokens + len(text) // 4,
                       "prompt_tokens_details": {"cached_tokens": 0}},
         }
         self._send(200, json.dumps(payload).encode())
 
 
+class StubHTTPServer(ThreadingHTTPServer):
+    request_queue_size = 256  # the default listen backlog of 5 resets connections when 32 clients connect at once
+
+
 def make_server(state: StubState, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     handler = type("BoundStubHandler", (StubHandler,), {"state": state})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = StubHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server
 

@@ -106,3 +106,34 @@ def invoke(argv: list[str], capsys: pytest.CaptureFixture) -> Invocation:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@dataclass
+class WandbSweep:
+    """A finished `-m shots=0,10 logger=wandb` demo sweep and where its offline W&B runs went."""
+
+    sweep_dir: Path
+    wandb_dir: Path
+    result: subprocess.CompletedProcess
+    secret: str = "sk-ldcttest0123456789abcdef"
+
+    @property
+    def run_dirs(self) -> list[Path]:
+        return sorted(path.parent for path in self.sweep_dir.rglob("results.json"))
+
+
+@pytest.fixture(scope="session")
+def wandb_sweep(tmp_path_factory: pytest.TempPathFactory, data_store: Path) -> WandbSweep:
+    """Two demo runs as one Hydra multirun with logger=wandb, W&B offline in a temporary folder (shared, ~15 s)."""
+    root = tmp_path_factory.mktemp("wandb-sweep")
+    sweep = WandbSweep(root / "sweep", root / "wandb", None)  # type: ignore[arg-type]
+    env = {"WANDB_MODE": "offline", "WANDB_DIR": str(sweep.wandb_dir), "WANDB_CACHE_DIR": str(root / "wandb-cache"),
+           "WANDB_DATA_DIR": str(root / "wandb-data"), "WANDB_CONFIG_DIR": str(root / "wandb-config"),
+           "WANDB_SILENT": "true", "WANDB_API_KEY": "", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "LDCT_BENCH_DATA": str(data_store), "LDCT_BENCH_CACHE": str(root / "cache"), "LDCT_BENCH_CARDS": ""}
+    sweep.wandb_dir.mkdir()
+    sweep.result = run_cli(["-m", "shots=0,10", "logger=wandb", "limit=6", "logger.tags=[paper,demo]",
+                            f"+model.extra_body.api_key={sweep.secret}", f"hydra.sweep.dir={sweep.sweep_dir}"],
+                           cwd=root, env=env, timeout=180)
+    assert sweep.result.returncode == 0, sweep.result.stderr[-3000:]
+    return sweep

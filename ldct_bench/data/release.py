@@ -1,20 +1,36 @@
-"""`prepare`: a raw challenge release (TIFFs + one JSON of scores) -> a `datasets` DatasetDict on disk."""
+"""`prepare`: a raw challenge release (TIFFs + one JSON of scores) -> a `datasets` DatasetDict on disk.
+
+Each TIFF is read once: its pixels are checked and its original bytes go straight into the final
+Arrow file (no intermediate cache to copy, nothing held beyond a small batch). The result is
+written in a hidden folder beside `out` and renamed into place only when complete and re-opened
+with `datasets.load_from_disk`, so a failure never leaves something that looks like a dataset.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
-import tempfile
-from dataclasses import dataclass
+import uuid
+import warnings
 from pathlib import Path
-from typing import Iterator
 
 import datasets
+import numpy as np
+import xxhash
+from datasets.arrow_writer import ArrowWriter
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..scale import CATEGORIES, category_of
+from .archive import open_archive
+from .dataset_card import LDCT_IQA, About, render
+from .source import Entry, Problems, SplitSource, raise_problems, scan
 
-TIFF_SUFFIXES = (".tif", ".tiff")
+SHAPE = (512, 512)
+SHARD = "data-00000-of-00001.arrow"
+WRITER_BATCH = 16  # rows buffered per Arrow record batch (~16 MB of images)
 
 
 def features(extra: dict[str, datasets.Value] | None = None) -> datasets.Features:
@@ -27,49 +43,145 @@ def features(extra: dict[str, datasets.Value] | None = None) -> datasets.Feature
     })
 
 
-@dataclass(frozen=True)
-class SplitSource:
-    """One split of a raw release: image files by name and their scores."""
-
-    images: dict[str, Path]
-    scores: dict[str, float]
-
-    @classmethod
-    def from_folder(cls, root: Path) -> "SplitSource":
-        if not root.is_dir():
-            raise UserError(f"release folder {root} does not exist; pass the unpacked folder (or .zip)")
-        labels = sorted(root.rglob("*.json"))
-        if len(labels) != 1:
-            found = ", ".join(str(p) for p in labels[:3]) or "none"
-            raise UserError(f"{root}: expected exactly one JSON file of scores, found {len(labels)} ({found})")
-        scores = json.loads(labels[0].read_text())
-        images = {p.name: p for p in sorted(root.rglob("*")) if p.suffix.lower() in TIFF_SUFFIXES}
-        return cls(images=images, scores={k: float(v) for k, v in scores.items()})
-
-    def rows(self, extra: dict[str, dict[str, object]]) -> Iterator[dict]:
-        for name in sorted(self.scores):
-            score = self.scores[name]
-            yield {"id": name, "image": {"bytes": self.images[name].read_bytes(), "path": None},
-                   "score": score, "category": category_of(score),
-                   **{column: values[name] for column, values in extra.items()}}
+def _frames(data: bytes) -> list[np.ndarray]:
+    """Every page of a TIFF, decoded by Pillow: the decoder `datasets.Image` uses when the task reads it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a broken file is reported once, as a problem, not as warnings
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "TIFF":
+                raise ValueError(f"a {image.format} file")
+            frames = []
+            for index in range(getattr(image, "n_frames", 1)):
+                image.seek(index)
+                frames.append(np.asarray(image))
+            return frames
 
 
-def prepare(train: Path, test: Path, out: Path, extra: dict[str, dict[str, object]] | None = None) -> Path:
-    """Build and save the dataset; written to a temporary folder and renamed, so never half-complete."""
-    extra = extra or {}
-    sources = {"train": SplitSource.from_folder(Path(train)), "test": SplitSource.from_folder(Path(test))}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def _tiff_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="TIFF")
+    return buffer.getvalue()
+
+
+def _checked_slices(entry: Entry, data: bytes, problems: Problems) -> list[tuple[str, bytes, float]]:
+    """(id, TIFF bytes, score) per slice, or [] with the problem recorded; single images keep their bytes."""
+    try:
+        frames = _frames(data)
+    except UnidentifiedImageError:
+        problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} (unknown or unsupported format)")
+        return []
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means the same thing: unreadable
+        problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} ({str(exc)[:60]})")
+        return []
+    expected = (len(entry.scores), *SHAPE) if entry.stacked else SHAPE
+    uniform = len({frame.shape for frame in frames}) == 1
+    pixels = (np.stack(frames) if entry.stacked or len(frames) > 1 else frames[0]) if uniform else None
+    if pixels is None or pixels.dtype != np.float32 or pixels.shape != expected:
+        found = f"{pixels.dtype} {'x'.join(map(str, pixels.shape))}" if pixels is not None else "pages of mixed sizes"
+        problems.add("image", f"not float32 {'x'.join(map(str, expected))}", f"{entry.path} ({found})")
+        return []
+    low, high = float(pixels.min()), float(pixels.max())
+    if not (low >= 0.0 and high <= 1.0):  # also catches NaN
+        problems.add("image", "with values outside [0, 1] or NaN", f"{entry.path} (min {low:.3g}, max {high:.3g})")
+        return []
+    encoded = [_tiff_bytes(frame) for frame in pixels] if entry.stacked else [data]
+    return list(zip(entry.ids, encoded, entry.scores))
+
+
+def _write_split(source: SplitSource, folder: Path, feats: datasets.Features, extra: dict[str, dict[str, object]],
+                 problems: Problems, progress: tqdm, stop: list[Problems]) -> str:
+    """Stream one split into its Arrow file; returns a fingerprint of its content.
+
+    After the first problem anywhere (`stop`), nothing more is written, but every file is still
+    checked so the error can give the full count.
+    """
+    folder.mkdir(parents=True)
+    digest = xxhash.xxh3_128()  # fast content hash (a dependency of datasets); keys cached columns
+    with ArrowWriter(features=feats, path=str(folder / SHARD), writer_batch_size=WRITER_BATCH) as writer:
+        for entry in source.entries:
+            slices = _checked_slices(entry, source.archive.read(entry.path), problems)
+            progress.update(1)
+            if any(stop):
+                continue
+            for item_id, data, score in slices:
+                row = {"id": item_id, "image": {"bytes": data, "path": None}, "score": score,
+                       "category": category_of(score), **{c: values.get(item_id) for c, values in extra.items()}}
+                digest.update(json.dumps([item_id, score, *(row[c] for c in extra)]).encode())
+                digest.update(data)
+                writer.write(feats.encode_example(row))
+        writer.finalize()
+    return digest.hexdigest()
+
+
+def _write_metadata(folder: Path, split: str, fingerprint: str, info: datasets.DatasetInfo) -> None:
+    """The two small files `load_from_disk` reads beside each split's Arrow data."""
+    state = {"_data_files": [{"filename": SHARD}], "_fingerprint": fingerprint, "_format_columns": None,
+             "_format_kwargs": {}, "_format_type": None, "_output_all_columns": False, "_split": split}
+    (folder / "state.json").write_text(json.dumps(state, indent=2))
+    info.write_to_directory(str(folder))
+
+
+def _check_out(out: Path) -> None:
+    """Only an empty folder or an earlier prepared dataset may be replaced."""
+    if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or (out / "dataset_dict.json").is_file())):
+        raise UserError(f"--out {out} exists and is not a prepared dataset; choose a new folder or remove it")
+
+
+def _move_into_place(staged: Path, out: Path) -> None:
+    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}") if out.exists() else None
+    if old is not None:
+        out.rename(old)
+    staged.rename(out)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def _build(sources: dict[str, SplitSource], staged: Path, extra: dict[str, dict[str, object]], about: About) -> None:
     feats = features({column: datasets.Value("string") for column in extra})
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.tmp") as tmp:
-        splits = {
-            split: datasets.Dataset.from_generator(
-                source.rows, gen_kwargs={"extra": extra}, features=feats, cache_dir=str(Path(tmp) / "cache"))
-            for split, source in sources.items()
-        }
-        staged = Path(tmp) / "dataset"
-        datasets.DatasetDict(splits).save_to_disk(str(staged))
-        if out.exists():
-            shutil.rmtree(out)
-        staged.rename(out)
+    problems = {split: Problems(f"{split} release {source.archive.location}") for split, source in sources.items()}
+    fingerprints = {}
+    total = sum(len(source.entries) for source in sources.values())
+    with tqdm(total=total, desc="preparing", unit="file", disable=None, leave=False) as progress:
+        for split, source in sources.items():
+            fingerprints[split] = _write_split(source, staged / split, feats, extra, problems[split], progress,
+                                               list(problems.values()))
+    raise_problems(list(problems.values()))
+    info = datasets.DatasetInfo(description=about.summary, citation=about.citation, homepage=about.homepage,
+                                license=about.licence, features=feats)
+    for split in sources:
+        _write_metadata(staged / split, split, fingerprints[split], info)
+    (staged / "dataset_dict.json").write_text(json.dumps({"splits": list(sources)}))
+    sizes = {split: source.size for split, source in sources.items()}
+    loaded = datasets.load_from_disk(str(staged))
+    if {split: loaded[split].num_rows for split in sources} != sizes:
+        raise RuntimeError(f"prepared dataset does not re-open as written ({loaded}); datasets' disk format changed?")
+    (staged / "README.md").write_text(render(about, sizes, fingerprints, list(extra)))
+
+
+def _check_disjoint(sources: dict[str, SplitSource]) -> None:
+    """An id names one image: the same file name in both splits is a mix-up of the two releases."""
+    train, test = ({i for entry in sources[split].entries for i in entry.ids} for split in ("train", "test"))
+    problems = Problems(f"--train {sources['train'].archive.location} and --test {sources['test'].archive.location}")
+    for item_id in sorted(train & test):
+        problems.add("image", "in both train and test", item_id)
+    raise_problems([problems])
+
+
+def prepare(train: Path, test: Path, out: Path, extra: dict[str, dict[str, object]] | None = None,
+            about: About = LDCT_IQA) -> Path:
+    """Check both splits, write the dataset and its card to `out` (replacing an earlier prepared copy)."""
+    out = Path(out).expanduser().resolve()
+    _check_out(out)
+    with open_archive(Path(train)) as train_files, open_archive(Path(test)) as test_files:
+        sources = {"train": scan(train_files, "train"), "test": scan(test_files, "test")}
+        _check_disjoint(sources)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staged = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+        try:
+            staged.mkdir()
+            _build(sources, staged, extra or {}, about)
+            _move_into_place(staged, out)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
     return out
+

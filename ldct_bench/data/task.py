@@ -19,6 +19,7 @@ from ..config import TaskCard
 from ..errors import UserError
 from ..paths import data_dir
 from . import demo
+from .dataset_card import SYNTHETIC_DEMO
 from .release import prepare
 from .render import to_png
 
@@ -112,40 +113,66 @@ def _demo_dataset(store: Path) -> Path:
             with tempfile.TemporaryDirectory(dir=root) as tmp:
                 train, test = demo.write_release(Path(tmp))
                 regions = json.loads((Path(tmp) / "regions.json").read_text())
-                prepare(train, test, out, extra={"region": regions})
+                prepare(train, test, out, extra={"region": regions}, about=SYNTHETIC_DEMO)
     return out
 
 
-def _local_path(card: TaskCard) -> Path:
-    raw = card.path or (os.environ.get(card.path_env) if card.path_env else None)
-    if not raw:
-        where = f"task.path=DIR or {card.path_env}=DIR" if card.path_env else "task.path=DIR"
-        raise UserError(f"task {card.name} has no data path: {card.download_hint or 'prepare it'}; then set {where}")
-    path = Path(raw).expanduser()
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{exc.__class__.__name__}: {text.splitlines()[0]}" if text else exc.__class__.__name__
+
+
+def _no_data(card: TaskCard) -> UserError:
+    where = " or ".join(["task.path=DIR", *([f"{card.path_env}=DIR"] if card.path_env else []), "task.hub_id=ORG/NAME"])
+    steps = card.download_hint or "prepare it with `ldct-bench prepare --train PATH --test PATH --out DIR`"
+    return UserError(f"task {card.name} has no data: {steps}; then set {where}")
+
+
+def _open_local(card: TaskCard, path: Path, given_by: str) -> datasets.DatasetDict:
+    """A folder written by `ldct-bench prepare` (save_to_disk), or a local copy of a Hub dataset (parquet)."""
     if not path.exists():
-        raise UserError(f"task {card.name}: data path {path} does not exist; check task.path (prepare it with `ldct-bench prepare`)")
-    return path
+        raise UserError(f"task {card.name}: {given_by}={path} does not exist; point it at the folder written by "
+                        "`ldct-bench prepare --out DIR`")
+    if (path / "dataset_dict.json").is_file():
+        return datasets.load_from_disk(str(path))
+    if path.is_dir() and next(path.rglob("*.parquet"), None) is not None:
+        return datasets.load_dataset(str(path))
+    raise UserError(f"task {card.name}: {given_by}={path} is not a prepared dataset (no dataset_dict.json); if it "
+                    f"is the downloaded release, prepare it first: `ldct-bench prepare --train PATH --test PATH --out DIR`")
+
+
+def _open_hub(card: TaskCard) -> datasets.DatasetDict:
+    try:
+        return datasets.load_dataset(card.hub_id)
+    except Exception as exc:  # noqa: BLE001 - the Hub client raises many types; the advice is the same
+        raise UserError(f"task {card.name}: cannot load task.hub_id={card.hub_id} ({_first_line(exc)}); check the id, "
+                        "your token for a private repo (`hf auth login`) and the network (HF_HUB_OFFLINE)") from None
+
+
+def _open(card: TaskCard, store: Path) -> datasets.DatasetDict:
+    """The card's data: the built demo; else task.path, its environment variable, then task.hub_id."""
+    if card.source == "demo":
+        return datasets.load_from_disk(str(_demo_dataset(store)))
+    if card.source not in ("local", "hub"):
+        raise UserError(f"task {card.name}: unknown source '{card.source}'; use demo, local or hub")
+    env_value = os.environ.get(card.path_env) if card.path_env else None
+    if card.path:
+        return _open_local(card, Path(card.path).expanduser(), "task.path")
+    if env_value:
+        return _open_local(card, Path(env_value).expanduser(), str(card.path_env))
+    if card.hub_id:
+        return _open_hub(card)
+    raise _no_data(card)
 
 
 def load_task(card: TaskCard, store: Path | None = None) -> Task:
     """Open the card's dataset (built demo, a prepared folder, or a Hub id); `store` keeps derived data."""
     store = Path(store) if store is not None else data_dir()
     try:
-        if card.source == "demo":
-            data = datasets.load_from_disk(str(_demo_dataset(store)))
-        elif card.source == "local":
-            data = datasets.load_from_disk(str(_local_path(card)))
-        elif card.source == "hub":
-            if not card.hub_id:
-                raise UserError(f"task {card.name} has source hub but no hub_id; set task.hub_id=ORG/NAME")
-            data = datasets.load_dataset(card.hub_id)
-        else:
-            raise UserError(f"task {card.name}: unknown source '{card.source}'; use demo, local or hub")
-    except UserError:
-        raise
+        data = _open(card, store)
     except (FileNotFoundError, ValueError, OSError) as exc:
-        raise UserError(f"task {card.name}: cannot load its dataset ({exc.__class__.__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}); re-run `ldct-bench prepare`") from None
+        raise UserError(f"task {card.name}: cannot load its dataset ({_first_line(exc)}); "
+                        "re-run `ldct-bench prepare`") from None
     if not isinstance(data, datasets.DatasetDict) or {card.train_split, card.test_split} - set(data):
         raise UserError(f"task {card.name}: dataset needs splits '{card.train_split}' and '{card.test_split}'")
     return Task(card, data, store)

@@ -7,9 +7,20 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from ..errors import UserError
+from .plots import write_plots
+from .runs import read_predictions
+
+LOGGERS = ("none", "wandb")
+
 
 def log_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any]) -> None:
-    """Send a finished run to the configured logger (none writes nothing beyond the run dir)."""
-    if cfg.logger.name == "none":
-        return None
-    raise NotImplementedError(f"logger {cfg.logger.name} lands with the reporting issue")
+    """Write the run's plots (every run), then send it to the configured logger."""
+    if cfg.logger.name not in LOGGERS:
+        raise UserError(f"logger '{cfg.logger.name}' has no reporter; use logger={' or logger='.join(LOGGERS)}")
+    records = read_predictions(run_dir)
+    figures = write_plots(run_dir, records, results)
+    if cfg.logger.name == "wandb" and getattr(cfg.logger.mode, "value", cfg.logger.mode) != "disabled":
+        from .wandb_logger import log_wandb_run  # wandb is imported only when a run is sent to it
+
+        log_wandb_run(cfg, run_dir, results, records, figures)

@@ -1,18 +1,23 @@
-"""Strategies build each test item's chat: zero_shot, few_shot (k examples) and error_feedback."""
+"""Strategies build each test item's chat: zero_shot, few_shot (k examples) and error_feedback.
+
+Every chat is: the instructions (system), then the examples as user/assistant turn pairs,
+then the test image last. Nothing item-specific comes before the query, so with one fixed
+example set the bytes before the query are identical across items (provider prompt caching).
+"""
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any, Mapping
 
 from ..backends.base import Request
 from ..config import MetadataConfig, StrategyConfig, effective_shots
 from ..data.task import Item, Task
 from ..errors import UserError
-from .prompt import image_turn, instructions, reference_answer
-from .selection import check_policy, item_rng, select
+from .prompt import QUERY_LEAD, image_turn, instructions, reference_answer
+from .selection import check_policy, select, shuffled
 
-QUERY_LEAD = "Rate the quality of this slice."
+ZERO_SHOT_TEMPLATE = "zero_shot.txt"
+Calibration = Mapping[str, dict[str, Any]]  # calibration.jsonl records by item id
 
 
 class FewShot:
@@ -27,54 +32,78 @@ class FewShot:
         check_policy(config.selection)
         self.config, self.shots, self.metadata, self.task, self.seed = config, shots, metadata, task, seed
         self.pool = task.items("train")
-        self.system = {"role": "system", "content": instructions(config.template)}
+        self.system = self._system(config.template)
+
+    def _system(self, template_name: str) -> dict[str, Any]:
+        return {"role": "system", "content": instructions(template_name, self.metadata, self.task.card)}
 
     def calibration_items(self) -> list[Item]:
-        """Training items the model must score first (error feedback); none here."""
+        """Training items the model must score before the test items (error feedback); none here."""
         return []
 
     def calibration_request(self, item: Item) -> Request:
-        return Request(item, [self.system, image_turn(item, self.task, self.metadata, QUERY_LEAD)])
+        """Zero-shot with the run's metadata: the same chat a zero_shot run sends, so the cache is shared."""
+        return Request(item, [self._system(ZERO_SHOT_TEMPLATE), image_turn(item, self.task, self.metadata, QUERY_LEAD)])
 
-    def examples(self, item: Item, index: int) -> list[Item]:
+    def examples(self, item: Item, index: int, calibration: Calibration) -> list[Item]:
         return select(self.config.selection, self.pool, self.shots, item, index, self.seed)
 
-    def request(self, item: Item, index: int, calibration: Mapping[str, dict[str, Any]]) -> Request:
-        examples = self.examples(item, index)
+    def example_turns(self, example: Item, number: int, calibration: Calibration) -> list[dict[str, Any]]:
+        return [image_turn(example, self.task, self.metadata, f"Example {number}."), reference_answer(example.target)]
+
+    def request(self, item: Item, index: int, calibration: Calibration) -> Request:
+        """Instructions, the examples' turns, then the query; the item records which examples it saw."""
+        examples = self.examples(item, index, calibration)
         messages: list[dict[str, Any]] = [self.system]
         for number, example in enumerate(examples, 1):
-            messages.append(image_turn(example, self.task, self.metadata, f"Example {number}."))
-            messages.append({"role": "assistant", "content": reference_answer(example.target)})
+            messages.extend(self.example_turns(example, number, calibration))
         messages.append(image_turn(item, self.task, self.metadata, QUERY_LEAD))
         return Request(item, messages, [example.id for example in examples])
+
+
+def calibration_pool(pool: list[Item], size: int, seed: int) -> list[Item]:
+    """`size` training items fixed by the seed, taken in turn from each region so all regions are covered."""
+    groups: dict[Any, list[Item]] = {}
+    for item in shuffled(pool, seed, "calibration"):
+        groups.setdefault(item.meta.get("region"), []).append(item)
+    chosen: list[Item] = []
+    while len(chosen) < size:
+        for group in groups.values():
+            if group and len(chosen) < size:
+                chosen.append(group.pop(0))
+    return sorted(chosen, key=lambda item: item.id)
 
 
 class ErrorFeedback(FewShot):
-    """Calibration images scored once by the model; each prompt shows m of them with their errors."""
+    """Calibration images scored once by the model (zero-shot); each prompt shows m of them with their errors."""
 
-    @cached_property
-    def _calibration(self) -> list[Item]:
-        size = min(self.config.calibration_pool, len(self.pool))
-        return sorted(item_rng(self.seed, "calibration").sample(list(self.pool), size), key=lambda i: i.id)
+    def __init__(self, config: StrategyConfig, shots: int, metadata: MetadataConfig, task: Task, seed: int):
+        super().__init__(config, shots, metadata, task, seed)
+        size = min(config.calibration_pool, len(self.pool))
+        if not 1 <= shots <= size:
+            raise UserError(f"error_feedback shows shots={shots} calibration examples out of a pool of {size}; "
+                            f"give 1 <= shots <= {size} (strategy.calibration_pool sets the pool)")
+        self.calibration = calibration_pool(self.pool, size, seed)
 
     def calibration_items(self) -> list[Item]:
-        return self._calibration
+        return self.calibration
 
-    def request(self, item: Item, index: int, calibration: Mapping[str, dict[str, Any]]) -> Request:
-        scored = [i for i in self.calibration_items() if calibration.get(i.id, {}).get("score") is not None]
+    def examples(self, item: Item, index: int, calibration: Calibration) -> list[Item]:
+        """m calibration images the model has scored, chosen by the selection policy (same region by default)."""
+        scored = [example for example in self.calibration if calibration.get(example.id, {}).get("score") is not None]
         if len(scored) < self.shots:
-            raise UserError(f"error_feedback needs {self.shots} scored calibration images, the model scored "
-                            f"{len(scored)}; raise strategy.calibration_pool or lower shots")
-        policy = "same_region" if item.meta.get("region") is not None else "random"
-        examples = select(policy, scored, self.shots, item, index, self.seed)
-        messages: list[dict[str, Any]] = [self.system]
-        for number, example in enumerate(examples, 1):
-            predicted = calibration[example.id]["score"]
-            feedback = (f"Calibration example {number}. True: {example.target:.1f}, Pred: {predicted:.1f}, "
-                        f"Error: {abs(example.target - predicted):.2f}.")
-            messages.append(image_turn(example, self.task, self.metadata, feedback))
-        messages.append(image_turn(item, self.task, self.metadata, QUERY_LEAD))
-        return Request(item, messages, [example.id for example in examples])
+            raise UserError(f"error_feedback needs {self.shots} scored calibration images and the model scored "
+                            f"{len(scored)} of {len(self.calibration)} (see calibration.jsonl); lower shots or "
+                            "raise strategy.calibration_pool")
+        return select(self.config.selection, scored, self.shots, item, index, self.seed)
+
+    def example_turns(self, example: Item, number: int, calibration: Calibration) -> list[dict[str, Any]]:
+        """The image with its true score, the model's earlier score and the absolute error, then the true answer."""
+        predicted = calibration[example.id]["score"]
+        feedback = (f"True score: {example.target:.1f}. Your earlier score: {predicted:.1f}. "
+                    f"Absolute error: {abs(example.target - predicted):.2f}.")
+        return [image_turn(example, self.task, self.metadata, f"Calibration example {number}.", feedback),
+                reference_answer(example.target)]
 
 
 STRATEGIES = {"zero_shot": FewShot, "few_shot": FewShot, "error_feedback": ErrorFeedback}

@@ -1,56 +1,63 @@
-"""Which training examples a prompt shows: the selection policies, all deterministic under a seed."""
+"""Which training examples a prompt shows: the selection policies, all deterministic under a seed.
+
+Random choices rank items by a hash of (seed, purpose, item id) instead of drawing from a
+generator, so an item's rank does not depend on which other items are in the pool, on the
+order items are scored in, or on concurrency.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import random
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence
 
 from ..data.task import Item
 from ..errors import UserError, did_you_mean
 
 
-def item_rng(seed: int, *keys: object) -> random.Random:
-    """A random stream fixed by the run seed and the item, independent of order and concurrency."""
-    digest = hashlib.sha256(repr((seed, *keys)).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+def rank(seed: int, *keys: Hashable) -> int:
+    """A pseudo-random rank fixed by the seed and the keys."""
+    return int.from_bytes(hashlib.sha256(repr((seed, *keys)).encode()).digest()[:8], "big")
+
+
+def shuffled(items: Sequence[Item], seed: int, *keys: Hashable) -> list[Item]:
+    """The items in a seeded pseudo-random order; each item's place depends only on its own id."""
+    return sorted(items, key=lambda item: rank(seed, *keys, item.id))
 
 
 def _random(pool: Sequence[Item], k: int, query: Item, index: int, seed: int) -> list[Item]:
-    return item_rng(seed, query.id).sample(list(pool), k)
+    return shuffled(pool, seed, "random", query.id)[:k]
 
 
 def _fixed(pool: Sequence[Item], k: int, query: Item, index: int, seed: int) -> list[Item]:
-    # One set for every item (the query left out if it is in the pool): identical prompt prefixes.
-    return item_rng(seed, "fixed").sample(list(pool), len(pool))[:k]
+    """One set in one order for every item: identical prompt prefixes, which providers cache."""
+    return shuffled(pool, seed, "fixed")[:k]
 
 
 def _sliding_window(pool: Sequence[Item], k: int, query: Item, index: int, seed: int) -> list[Item]:
+    """The paper's code: k consecutive training items starting at (item index x k), wrapping around."""
     start = (index * k) % len(pool)
     return [pool[(start + j) % len(pool)] for j in range(k)]
 
 
 def _stratified(pool: Sequence[Item], k: int, query: Item, index: int, seed: int) -> list[Item]:
-    """One example from each of k equal-count bands of the score range."""
+    """One example from each of k equal-count bands of the score range, shown in a seeded order."""
     ranked = sorted(pool, key=lambda item: (item.target, item.id))
-    rng = item_rng(seed, query.id)
     bounds = [round(i * len(ranked) / k) for i in range(k + 1)]
-    return [ranked[rng.randrange(lo, hi)] for lo, hi in zip(bounds, bounds[1:])]
+    picks = [shuffled(ranked[lo:hi], seed, "stratified", query.id)[0] for lo, hi in zip(bounds, bounds[1:])]
+    return shuffled(picks, seed, "stratified-order", query.id)
 
 
 def _same_region(pool: Sequence[Item], k: int, query: Item, index: int, seed: int) -> list[Item]:
     """Same-region examples first (shuffled), filled from other regions when too few."""
-    rng = item_rng(seed, query.id)
-    same = [item for item in pool if item.meta.get("region") == query.meta.get("region")]
-    other = [item for item in pool if item.meta.get("region") != query.meta.get("region")]
-    rng.shuffle(same)
-    rng.shuffle(other)
-    return (same + other)[:k]
+    region = query.meta.get("region")
+    same = [item for item in pool if item.meta.get("region") == region]
+    other = [item for item in pool if item.meta.get("region") != region]
+    return (shuffled(same, seed, "region", query.id) + shuffled(other, seed, "region", query.id))[:k]
 
 
 POLICIES: dict[str, Callable[[Sequence[Item], int, Item, int, int], list[Item]]] = {
-    "random": _random, "fixed": _fixed, "sliding_window": _sliding_window,
-    "stratified": _stratified, "same_region": _same_region,
+    "sliding_window": _sliding_window, "random": _random, "stratified": _stratified,
+    "same_region": _same_region, "fixed": _fixed,
 }
 
 
@@ -66,6 +73,5 @@ def select(policy: str, pool: Sequence[Item], k: int, query: Item, index: int, s
     if k == 0:
         return []
     if k > len(candidates):
-        raise UserError(f"shots={k} is more than the shot pool ({len(candidates)} training items); "
-                        f"lower shots")
+        raise UserError(f"shots={k} is more than the shot pool ({len(candidates)} training items); lower shots")
     return POLICIES[policy](candidates, k, query, index, seed)

@@ -1,0 +1,183 @@
+"""`ldct-bench estimate <overrides>`: requests, tokens and dollars of a run before any money is spent.
+
+The command line is the one a run takes (sweeps expand to one estimate per job). Requests = test
+items (after `limit`) plus, for error_feedback, the calibration pool. Prompt size comes from the
+strategy's own chats for the first few items: text at ~4 characters per token plus a few tokens per
+message, images by the card's `image_token_rule` (cost.IMAGE_TOKEN_RULES). Answer length is a guess
+(~120 tokens; ~1500 for reasoning models, whose hidden reasoning is billed as output), so the
+dollars come with a ceiling where every answer uses the card's whole token limit. Not counted:
+re-asks of unreadable answers, retries, prompt-cache discounts, and answers already in the response
+cache (which are free).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import itertools
+import json
+from typing import Any
+
+from PIL import Image
+
+from ..card_checks import check_model_card
+from ..compose import check_command_line, user_overrides
+from ..cost import has_prices, image_tokens, text_tokens
+from ..errors import UserError
+
+MESSAGE_OVERHEAD = 4  # role and separators per chat message, as OpenAI counts them
+PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation
+REASONING_ANSWER_TOKENS = 1500
+
+
+def expand(overrides: list[str]) -> list[list[str]]:
+    """One override list per job of a sweep (`model=o3,gpt-4o shots=0,10` gives four)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    choices = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+               else [o.input_line] for o in parsed]
+    return [list(combo) for combo in itertools.product(*choices)]
+
+
+def compose_jobs(argv: list[str]) -> list[Any]:
+    """The composed config of every job the command line would run (checked like a run's)."""
+    from hydra import compose, initialize_config_dir
+
+    from ..paths import resource_dir
+
+    overrides = [o for o in user_overrides(argv) if not o.lstrip("+~").startswith("hydra.")]
+    check_command_line(overrides)
+    with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
+        return [compose(config_name="config", overrides=combo) for combo in expand(overrides)]
+
+
+def output_tokens(card: Any) -> tuple[int, int]:
+    """(expected, ceiling) completion tokens per answer for a card."""
+    ceiling = card.max_completion_tokens or card.max_tokens or 4096
+    reasoning = card.reasoning_effort is not None or card.max_completion_tokens is not None or ceiling > 2048
+    return min(ceiling, REASONING_ANSWER_TOKENS if reasoning else PLAIN_ANSWER_TOKENS), ceiling
+
+
+def image_size(url: str) -> tuple[int, int]:
+    """Width and height of a data-URL image (reads the header only)."""
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size
+
+
+def prompt_tokens(messages: list[dict[str, Any]], card: Any) -> tuple[int, int, list[tuple[int, int]]]:
+    """(prompt tokens, image tokens, image sizes) of one chat under the card's image rule."""
+    tokens, image_total, sizes = 0, 0, []
+    for message in messages:
+        tokens += MESSAGE_OVERHEAD
+        content = message["content"]
+        for part in content if isinstance(content, list) else [{"type": "text", "text": content}]:
+            if part.get("type") == "image_url":
+                size = image_size(part["image_url"]["url"])
+                sizes.append(size)
+                image_total += image_tokens(card.image_token_rule, *size, card.image_detail)
+            else:
+                tokens += text_tokens(part.get("text", ""))
+    return tokens + image_total, image_total, sizes
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) -> dict[str, Any]:
+    """What one composed run would send and cost."""
+    from ..data.task import load_task
+    from ..runner import ensure_metadata
+    from ..strategies import make_strategy
+
+    card = cfg.model
+    check_model_card(card, f"model {card.name}")
+    job = {"model": card.name, "task": cfg.task.name, "strategy": cfg.strategy.name, "metadata": cfg.metadata.name}
+    task = load_task(cfg.task)
+    ensure_metadata(task, cfg)
+    strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed)
+    items = task.items("test")[: cfg.limit] if cfg.limit is not None else task.items("test")
+    calibration = strategy.calibration_items()
+    if card.backend == "baseline":  # reads pixels itself: no requests, no tokens
+        return {**job, "shots": strategy.shots, "requests": 0, "scoring_requests": 0, "calibration_requests": 0,
+                "images_per_request": 0, "prompt_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+                "cost_usd_ceiling": 0.0, "image_rule": "none"}
+    pretend = {item.id: {"score": item.target} for item in calibration}  # any score: only the size matters
+    sampled = [prompt_tokens(strategy.request(item, i, pretend).messages, card) for i, item in enumerate(items[:sample])]
+    sampled_cal = [prompt_tokens(strategy.calibration_request(item).messages, card) for item in calibration[:sample]]
+    per_request = _mean([s[0] for s in sampled])
+    per_calibration = _mean([s[0] for s in sampled_cal])
+    prompt = per_request * len(items) + per_calibration * len(calibration)
+    requests = len(items) + len(calibration)
+    expected, ceiling = output_tokens(card)
+    expected = answer_tokens if answer_tokens is not None else expected
+    sizes = sorted({size for s in sampled for size in s[2]})
+    result = {
+        **job, "shots": strategy.shots, "requests": requests, "scoring_requests": len(items),
+        "calibration_requests": len(calibration),
+        "images_per_request": round(_mean([len(s[2]) for s in sampled]), 2),
+        "image_sizes": [f"{w}x{h}" for w, h in sizes], "image_rule": card.image_token_rule,
+        "image_tokens_per_request": round(_mean([s[1] for s in sampled])),
+        "prompt_tokens_per_request": round(per_request), "prompt_tokens": round(prompt),
+        "output_tokens": expected * requests, "output_tokens_ceiling": ceiling * requests,
+        "cost_usd": None, "cost_usd_ceiling": None,
+    }
+    if has_prices(card):
+        dollars = lambda out: (prompt * card.price_input_per_mtok + out * card.price_output_per_mtok) / 1e6
+        result["cost_usd"] = round(dollars(expected * requests), 4)
+        result["cost_usd_ceiling"] = round(dollars(ceiling * requests), 4)
+    return result
+
+
+def describe(estimate: dict[str, Any], max_cost: float | None) -> str:
+    """The lines printed for one job."""
+    e = estimate
+    lines = [f"{e['model']} | {e['task']} | {e['strategy']} k={e['shots']} | metadata={e['metadata']}"]
+    if e["requests"] == 0:
+        return "\n".join(lines + ["  no requests: this model reads pixels offline ($0)"])
+    lines.append(f"  requests  {e['requests']} ({e['scoring_requests']} test items"
+                 f" + {e['calibration_requests']} calibration)")
+    lines.append(f"  images    {e['images_per_request']:g} per request ({', '.join(e['image_sizes'])}), "
+                 f"{e['image_tokens_per_request']:,} image tokens per request by the '{e['image_rule']}' rule")
+    lines.append(f"  tokens    ~{e['prompt_tokens']:,} prompt ({e['prompt_tokens_per_request']:,} per request), "
+                 f"~{e['output_tokens']:,} output (at most {e['output_tokens_ceiling']:,})")
+    if e["cost_usd"] is None:
+        lines.append("  dollars   n/a: the card has no prices (set model.price_input_per_mtok and "
+                     "model.price_output_per_mtok)")
+    else:
+        lines.append(f"  dollars   ~${e['cost_usd']:.2f} (at most ${e['cost_usd_ceiling']:.2f} if every answer "
+                     "used the whole token limit)")
+        if max_cost is not None and e["cost_usd"] > max_cost:
+            share = max_cost / e["cost_usd"]
+            lines.append(f"  max_cost  ${max_cost:g} stops the run after about {share:.0%} of its requests "
+                         "(resumable)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Estimate every job of the command line; print a block per job (or JSON) and the total."""
+    if args.sample < 1:
+        raise UserError(f"--sample {args.sample}: build at least 1 request to measure prompts")
+    jobs = compose_jobs(args.overrides)
+    estimates = [estimate_job(cfg, args.sample, args.output_tokens) for cfg in jobs]
+    if args.json:
+        print(json.dumps(estimates, indent=2))
+        return
+    for cfg, estimate in zip(jobs, estimates):
+        print(describe(estimate, cfg.max_cost))
+    if len(estimates) > 1:
+        priced = [e["cost_usd"] for e in estimates if e["cost_usd"] is not None]
+        print(f"total: {sum(e['requests'] for e in estimates)} requests, ~${sum(priced):.2f} over "
+              f"{len(priced)} priced job(s) of {len(estimates)}")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("estimate", help="predict requests, tokens and dollars of a run (nothing is sent)",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("overrides", nargs="*", help="the overrides a run takes, e.g. model=o3 strategy=few_shot")
+    parser.add_argument("--output-tokens", type=int, default=None,
+                        help="expected completion tokens per answer (default: 120, or 1500 for reasoning models)")
+    parser.add_argument("--sample", type=int, default=3, help="test items whose chats are built to measure prompts")
+    parser.add_argument("--json", action="store_true", help="print the estimates as JSON")
+    parser.set_defaults(func=run)

@@ -1,0 +1,37 @@
+"""`ldct-bench leaderboard [DIR ...] [--wandb-project P] [--wandb] [--published] [--out DIR]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..report.board_files import CSV_HEADER, raw_rows, text_table, write_all
+from ..report.leaderboard import build
+
+DEFAULT_FOLDER = "outputs"
+
+
+def run(args: argparse.Namespace) -> None:
+    """Rank the runs found, print the table, write leaderboard.md/.csv/.html (and a W&B table with --wandb)."""
+    folders = [Path(d) for d in args.dirs] or ([] if args.wandb_project else [Path(DEFAULT_FOLDER)])
+    rows = build(folders, args.wandb_project, args.published)
+    out_dir = Path(args.out) if args.out else (folders[0] if folders else Path.cwd())
+    print(text_table(rows))
+    paths = write_all(rows, out_dir)
+    print(f"wrote {paths['md']}, {paths['csv']}, {paths['html']}")
+    if args.wandb:
+        from ..report.wandb_logger import log_leaderboard
+
+        log_leaderboard(CSV_HEADER, raw_rows(rows), args.wandb_project or "ldct-bench", out_dir)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("leaderboard", help="rank finished runs by overall (prints; writes md/csv/html)")
+    parser.add_argument("dirs", nargs="*", metavar="DIR",
+                        help=f"folders holding run dirs, searched recursively (default: {DEFAULT_FOLDER})")
+    parser.add_argument("--wandb-project", metavar="P", help="also read runs from this W&B project (online only)")
+    parser.add_argument("--wandb", action="store_true", help="log the leaderboard as a W&B Table")
+    parser.add_argument("--published", action="store_true",
+                        help="add the paper's and the challenge's published rows, marked as not run here")
+    parser.add_argument("--out", metavar="DIR", help="where to write the files (default: the first DIR)")
+    parser.set_defaults(func=run)

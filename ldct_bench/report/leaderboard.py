@@ -1,0 +1,150 @@
+"""Leaderboard rows: one per task x model x strategy x shots x metadata, ranked by overall within a task.
+
+Rows come from local run dirs, from a W&B project (online only), and optionally from published results,
+which are kept apart (never merged with a local run of the same setting) and marked as not run here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import UserError
+from ..results import RESULTS
+from .plots import SCATTER, scatter_png
+from .published import published_results
+from .runs import find_run_dirs, read_predictions, read_results
+
+
+@dataclass(frozen=True)
+class Row:
+    task: str
+    model: str
+    strategy: str
+    shots: int | None
+    metadata: str
+    overall: float | None
+    plcc: float | None
+    srocc: float | None
+    krocc: float | None
+    overall_ci: tuple[float | None, float | None] = (None, None)
+    coverage: float | None = None
+    n: int | None = None
+    cost_usd: float | None = None
+    source: str = ""  # the run dir, the W&B run URL, or the publication
+    run_dir: Path | None = None
+    published: bool = False
+    complete: bool = True
+    when: float = 0.0  # when the run finished (seconds since the epoch), to prefer the newest of equals
+    runs: int = 1  # runs found with this key; the row shows the newest complete one
+    rank: int | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.published, self.task, self.model, self.strategy, self.shots, self.metadata)
+
+
+def row_from_results(results: dict[str, Any], source: str, *, run_dir: Path | None = None,
+                     published: bool = False, when: float = 0.0) -> Row:
+    """A row from results.json (or anything shaped like it: a W&B run, a published table line)."""
+    metrics, ci = results["metrics"], results.get("ci") or {}
+    return Row(task=str(results["task"]), model=str(results["model"]), strategy=str(results["strategy"]),
+               shots=results.get("shots"), metadata=str(results["metadata"]), overall=metrics.get("overall"),
+               plcc=metrics.get("plcc"), srocc=metrics.get("srocc"), krocc=metrics.get("krocc"),
+               overall_ci=tuple(ci.get("overall") or (None, None)), coverage=results.get("coverage"),
+               n=results.get("n"), cost_usd=results.get("cost_usd"), source=source, run_dir=run_dir,
+               published=published, complete=results.get("complete", True), when=when)
+
+
+def rows_from_run_dirs(run_dirs: Iterable[Path]) -> list[Row]:
+    rows = []
+    for run_dir in run_dirs:
+        results = read_results(run_dir)
+        if results is not None:
+            rows.append(row_from_results(results, str(run_dir), run_dir=Path(run_dir),
+                                         when=(Path(run_dir) / RESULTS).stat().st_mtime))
+    return rows
+
+
+def rows_from_folders(folders: Iterable[Path]) -> list[Row]:
+    """Rows for every run dir under the folders."""
+    return rows_from_run_dirs(find_run_dirs(folders))
+
+
+def row_from_wandb(config: dict[str, Any], summary: dict[str, Any], url: str, when: float = 0.0) -> Row | None:
+    """A row from a W&B run logged by ldct-bench (its config's `benchmark` block and summary); None otherwise."""
+    identity = config.get("benchmark")
+    if not isinstance(identity, dict) or "overall" not in summary:
+        return None
+    results = {**identity, "metrics": {k: summary.get(k) for k in ("plcc", "srocc", "krocc", "overall")},
+               "ci": {"overall": [summary.get("overall_ci_low"), summary.get("overall_ci_high")]},
+               **{k: summary.get(k) for k in ("coverage", "n", "cost_usd")}}
+    return row_from_results(results, url, when=when)
+
+
+def rows_from_wandb_project(project: str) -> list[Row]:
+    """Rows from a W&B project through the public API; refuses in one line when W&B cannot be reached."""
+    from .wandb_logger import resolve_mode
+
+    if resolve_mode("auto") != "online":
+        raise UserError(f"--wandb-project {project} reads runs through the W&B API, which needs a key and the network: "
+                        "run `wandb login` or set WANDB_API_KEY (and unset WANDB_MODE=offline), or pass run dirs")
+    import wandb
+
+    try:
+        runs = list(wandb.Api(timeout=30).runs(project, filters={"jobType": "eval"}))
+    except (wandb.errors.Error, ValueError) as exc:
+        raise UserError(f"cannot read W&B project {project} ({exc.__class__.__name__}); "
+                        "give it as ENTITY/PROJECT and check `wandb login`") from None
+    rows = [row_from_wandb(dict(run.config), dict(run.summary), run.url) for run in runs]
+    return [row for row in rows if row is not None]
+
+
+def published_rows() -> list[Row]:
+    return [row_from_results(r, f"published, not run here: {r['source']}", published=True)
+            for r in published_results()]
+
+
+def newest_per_key(rows: list[Row]) -> list[Row]:
+    """One row per setting: the newest complete run (else the newest), counting how many runs shared it."""
+    groups: dict[tuple, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.key].append(row)
+    return [replace(max(group, key=lambda r: (r.complete, r.when)), runs=len(group)) for group in groups.values()]
+
+
+def ranked(rows: list[Row]) -> list[Row]:
+    """Rows grouped by task, best overall first (rows without a score last), numbered within their task."""
+    order = sorted(rows, key=lambda r: (r.task, r.overall is None, -(r.overall or 0.0), r.model, r.strategy))
+    numbered, position = [], defaultdict(int)
+    for row in order:
+        position[row.task] += 1
+        numbered.append(replace(row, rank=position[row.task]))
+    return numbered
+
+
+def build(folders: list[Path], wandb_project: str | None = None, published: bool = False) -> list[Row]:
+    """The leaderboard: local runs, W&B runs and (optionally) published rows, deduplicated and ranked."""
+    rows = rows_from_folders(folders) if folders else []
+    if wandb_project:
+        rows += rows_from_wandb_project(wandb_project)
+    if not rows:
+        where = ", ".join(map(str, folders)) or f"W&B project {wandb_project}"
+        raise UserError(f"no runs found in {where}; run `python -m ldct_bench` first or give the folder holding "
+                        "run dirs (each has a results.json)")
+    if published:
+        rows += published_rows()
+    return ranked(newest_per_key(rows))
+
+
+def scatter_for(row: Row) -> bytes | None:
+    """The run's scatter PNG: the file the run wrote, else drawn from its journal; None for rows without one."""
+    if row.run_dir is None:
+        return None
+    path = row.run_dir / SCATTER
+    if path.exists():
+        return path.read_bytes()
+    records, results = read_predictions(row.run_dir), read_results(row.run_dir)
+    return scatter_png(records, results) if records and results else None

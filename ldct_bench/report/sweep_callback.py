@@ -1,0 +1,49 @@
+"""Hydra callback: when a multirun ends, write that sweep's leaderboard into the sweep dir.
+
+The sweep dir (default `outputs`) may also hold runs of earlier sweeps, so the leaderboard covers only
+run dirs whose results.json appeared or changed during this sweep, compared by file stamps rather than
+clocks (cluster nodes' clocks may differ). At the start it also names a W&B group that every job of the
+sweep shares; launchers pass the environment on to their workers (joblib processes, SLURM jobs).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from ..results import RESULTS
+
+SWEEP_GROUP_ENV = "LDCT_BENCH_SWEEP_GROUP"  # read by the W&B logger: one group for all jobs of a sweep
+
+
+def _stamps(folder: Path) -> dict[Path, int]:
+    return {path: path.stat().st_mtime_ns for path in folder.rglob(RESULTS)} if folder.is_dir() else {}
+
+
+class SweepLeaderboard(Callback):
+    """Registered in conf/config.yaml under hydra.callbacks."""
+
+    def __init__(self) -> None:
+        self._before: dict[Path, int] = {}
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        self._before = _stamps(sweep_dir)
+        os.environ[SWEEP_GROUP_ENV] = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{sweep_dir.resolve().name}"
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from .board_files import write_all
+        from .leaderboard import newest_per_key, ranked, rows_from_run_dirs
+
+        os.environ.pop(SWEEP_GROUP_ENV, None)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        changed = [path.parent for path, stamp in _stamps(sweep_dir).items() if self._before.get(path) != stamp]
+        rows = rows_from_run_dirs(sorted(changed))
+        if rows:
+            paths = write_all(ranked(newest_per_key(rows)), sweep_dir)
+            print(f"sweep leaderboard ({len(rows)} runs): {paths['md']} and {paths['html']}")

@@ -1,0 +1,226 @@
+"""logger=wandb: one W&B run per benchmark run, holding what a reader needs to judge it.
+
+Mode `auto` goes online only when a W&B key is available and otherwise writes an offline run
+(online without a key or network would fail or hang for minutes). The run holds summary metrics,
+a per-item table with windowed thumbnails, the paper's two figures as images and as W&B charts,
+and results.json + predictions.jsonl as an artifact.
+"""
+
+from __future__ import annotations
+
+import netrc
+import os
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import wandb
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+
+from ..data.render import window_u8
+from ..data.task import load_task
+from ..errors import UserError
+from ..results import RESULTS
+from ..runner import PREDICTIONS
+from ..scale import CATEGORIES, category_of
+from ..secrets import MASK, is_secret_name, mask_secrets, redact
+from .plots import score_histogram, scored_pairs, title_of
+from .sweep_callback import SWEEP_GROUP_ENV
+
+THUMBNAIL = 128
+ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", "target_category", "explanation",
+                "example_ids", "prompt_tokens", "completion_tokens", "error"]
+_ENV_MODES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
+
+
+def has_wandb_key() -> bool:
+    """True when wandb would find credentials: WANDB_API_KEY, an identity token, or a netrc entry (`wandb login`)."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return True
+    host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").netloc
+    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(configured: str) -> str:
+    """online | offline | disabled; `auto` follows WANDB_MODE if set, else online only with a key."""
+    mode = str(configured)
+    if mode == "auto":
+        env = os.environ.get("WANDB_MODE", "").strip().lower()
+        mode = _ENV_MODES.get(env) or ("online" if has_wandb_key() else "offline")
+    if mode == "online" and not has_wandb_key():
+        raise UserError("W&B online mode needs a key: run `wandb login` or set WANDB_API_KEY, "
+                        "or use logger.mode=offline (sync later with `wandb sync`)")
+    return mode
+
+
+def run_name(results: dict[str, Any]) -> str:
+    return f"{results['model']}-{results['strategy']}-k{results['shots']}-{results['metadata']}"
+
+
+def sweep_group(cfg: DictConfig) -> str | None:
+    """The configured group, else one shared by every job of the current Hydra multirun, else none."""
+    if cfg.logger.group:
+        return str(cfg.logger.group)
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    return os.environ.get(SWEEP_GROUP_ENV) or f"sweep-{Path(HydraConfig.get().sweep.dir).resolve().name}"
+
+
+def summary_metrics(results: dict[str, Any]) -> dict[str, Any]:
+    """Flat W&B summary: the three correlations and overall with CIs, coverage, failures, tokens, cost."""
+    summary: dict[str, Any] = dict(results["metrics"])
+    for name, (low, high) in results["ci"].items():
+        summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = low, high
+    for key in ("n", "n_scored", "coverage", "n_failed", "cost_usd", "cost_usd_this_run", "requests_this_run",
+                "cached_answers", "seconds"):
+        summary[key] = results.get(key)
+    summary.update({f"failures/{kind}": count for kind, count in results["failures"].items()})
+    summary.update({f"tokens/{kind}": count for kind, count in results["tokens"].items()})
+    return summary
+
+
+def run_config(cfg: DictConfig, run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """The resolved config with secrets masked, plus the run's identity as the leaderboard keys it."""
+    config = mask_secrets(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    config["benchmark"] = {key: results[key] for key in ("task", "model", "strategy", "shots", "metadata", "seed")}
+    config["benchmark"]["run_dir"] = str(run_dir)
+    return config
+
+
+def thumbnails(cfg: DictConfig, ids: list[str]) -> dict[str, Image.Image]:
+    """Small 8-bit windowed renders (a float array would be cast to uint8 unscaled and show black)."""
+    task = load_task(cfg.task)
+    known = {item.id for split in ("train", "test") for item in task.items(split)}
+    card = task.card
+    return {item_id: Image.fromarray(window_u8(task.pixels(item_id), card.window_width, card.window_level))
+            .resize((THUMBNAIL, THUMBNAIL), Image.Resampling.LANCZOS) for item_id in ids if item_id in known}
+
+
+def items_table(records: list[dict[str, Any]], images: dict[str, Image.Image]) -> Any:
+    """One row per test item: thumbnail, target, prediction, error, the model's words, shots and tokens."""
+    table = wandb.Table(columns=ITEM_COLUMNS)
+    for record in records:
+        score, usage = record.get("score"), record.get("usage") or {}
+        image = images.get(record["id"])
+        table.add_data(
+            record["id"], wandb.Image(image, caption=f"{record['id']} target {record['target']}") if image else None,
+            record["target"], score, None if score is None else round(abs(score - record["target"]), 4),
+            record.get("category"), CATEGORIES[category_of(record["target"])], record.get("explanation") or "",
+            ", ".join(record.get("example_ids") or []), usage.get("prompt_tokens"), usage.get("completion_tokens"),
+            record.get("error") or "")
+    return table
+
+
+def charts(records: list[dict[str, Any]], results: dict[str, Any], figures: dict[str, Path]) -> dict:
+    """Both figures twice: the PNGs as images, and native W&B charts (scatter; the two distributions)."""
+    targets, scores = scored_pairs(records)
+    pairs = wandb.Table(columns=["radiologist", "model"], data=[[float(t), float(s)] for t, s in zip(targets, scores)])
+    (target_counts, centres), (score_counts, _) = score_histogram(targets), score_histogram(scores)
+    return {
+        "figures/scatter": wandb.Image(str(figures["scatter"])),
+        "figures/distribution": wandb.Image(str(figures["distribution"])),
+        "charts/scatter": wandb.plot.scatter(pairs, "radiologist", "model", title=f"model vs radiologist score | "
+                                             f"{title_of(results)}"),
+        "charts/distribution": wandb.plot.line_series(
+            xs=[float(c) for c in centres], ys=[target_counts.tolist(), score_counts.tolist()],
+            keys=["radiologists", "model"], title="score distributions", xname="score"),
+    }
+
+
+def results_artifact(run_dir: Path, results: dict[str, Any]) -> Any:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{results['task']}-{run_name(results)}-s{results['seed']}")
+    artifact = wandb.Artifact(name, type="ldct-bench-run", metadata={"overall": results["metrics"]["overall"]})
+    for file_name in (RESULTS, PREDICTIONS):
+        if (Path(run_dir) / file_name).exists():
+            artifact.add_file(str(Path(run_dir) / file_name), name=file_name)
+    return artifact
+
+
+def masked_argv(argv: list[str]) -> list[str]:
+    """Command-line overrides with secret values hidden (`+model.extra_body.api_key=...` -> `...=***`)."""
+    def mask(arg: str) -> str:
+        name, sep, _ = arg.partition("=")
+        return f"{name}={MASK}" if sep and is_secret_name(name.rsplit(".", 1)[-1]) else redact(arg)
+    return [mask(arg) for arg in argv]
+
+
+@contextmanager
+def _argv_masked() -> Iterator[None]:
+    """W&B records sys.argv in the run's metadata, with no setting to turn just that off."""
+    original = sys.argv
+    sys.argv = masked_argv(original)
+    try:
+        yield
+    finally:
+        sys.argv = original
+
+
+def init_run(mode: str, project: str, entity: str | None, **fields: Any) -> Any:
+    """wandb.init with our quiet settings; the W&B folder is WANDB_DIR when set, else `fields['dir']`.
+
+    The folder is always passed explicitly: wandb reads WANDB_DIR only once per process.
+    """
+    fields["dir"] = os.environ.get("WANDB_DIR") or fields["dir"]
+    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, disable_git=True, save_code=False)
+    with _argv_masked():
+        return wandb.init(project=project, entity=entity, mode=mode, settings=settings, reinit="finish_previous",
+                          **fields)
+
+
+def announcement(run: Any, mode: str) -> str:
+    """The one line a user reads about W&B: the run's URL, or where the offline run is and how to upload it."""
+    if mode == "online":
+        return f"W&B run: {run.url}"
+    where = Path(run.dir).parent
+    return f"W&B offline run written to {where}; upload it with: wandb sync {where}"
+
+
+def send(mode: str, project: str, entity: str | None, fill: Callable[[Any], None], saved: str, **fields: Any) -> None:
+    """Init a run, let `fill` log into it, finish, then print the one line; a W&B error becomes one UserError line."""
+    try:
+        run = init_run(mode, project, entity, **fields)
+        fill(run)
+        line = announcement(run, mode)
+        run.finish()
+    except wandb.errors.Error as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        raise UserError(f"W&B logging failed ({exc.__class__.__name__}: {detail}); {saved}; "
+                        "check `wandb login` or use logger.mode=offline") from None
+    print(line)
+
+
+def log_wandb_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any], records: list[dict[str, Any]],
+                  figures: dict[str, Path]) -> None:
+    """Send one finished run to W&B; W&B's own chatter is silenced in favour of one line."""
+    mode = resolve_mode(getattr(cfg.logger.mode, "value", cfg.logger.mode))
+    if mode == "disabled":
+        return
+    images = thumbnails(cfg, [r["id"] for r in records])
+
+    def fill(run: Any) -> None:
+        run.summary.update(summary_metrics(results))
+        run.log({"items": items_table(records, images), **charts(records, results, figures)})
+        run.log_artifact(results_artifact(run_dir, results))
+
+    send(mode, cfg.logger.project, cfg.logger.entity, fill, f"results are saved in {run_dir}", dir=str(run_dir),
+         name=run_name(results), group=sweep_group(cfg), tags=list(cfg.logger.tags), job_type="eval",
+         config=run_config(cfg, run_dir, results))
+
+
+def log_leaderboard(columns: list[str], data: list[list[Any]], project: str, out_dir: Path) -> None:
+    """The leaderboard as a W&B Table in its own run (job_type leaderboard), same mode rules as a run."""
+    mode = resolve_mode("auto")
+    if mode != "disabled":
+        send(mode, project, None, lambda run: run.log({"leaderboard": wandb.Table(columns=columns, data=data)}),
+             f"the leaderboard files in {out_dir} are written", dir=str(out_dir), name="leaderboard",
+             job_type="leaderboard")

@@ -1,0 +1,71 @@
+"""`ldct-bench estimate`: predicts what a run sends, sends nothing, and prices it by the card."""
+
+import json
+
+import pytest
+
+from conftest import invoke
+from ldct_bench.cli import main
+from ldct_bench.cost import image_tokens
+
+
+def estimate(argv, capsys, as_json=True):
+    main(["estimate", *argv, *(["--json"] if as_json else [])])
+    out = capsys.readouterr().out
+    return json.loads(out) if as_json else out
+
+
+def test_estimate_predicts_the_requests_and_images_a_run_then_sends(stub, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    args = [*stub.model_args(), "strategy=few_shot", "shots=3", "limit=4", "model.price_input_per_mtok=2.5",
+            "model.price_output_per_mtok=10"]
+    [predicted] = estimate(args, capsys)
+    assert stub.requests == [], "an estimate sends nothing"
+    assert predicted["requests"] == 4 and predicted["calibration_requests"] == 0
+    assert predicted["images_per_request"] == 4 and predicted["image_sizes"] == ["512x512"]
+    assert predicted["image_tokens_per_request"] == 4 * image_tokens("openai", 512, 512, "high") == 4 * 255
+    assert predicted["output_tokens"] == 4 * 120 and predicted["output_tokens_ceiling"] == 4 * 512
+    dollars = (predicted["prompt_tokens"] * 2.5 + predicted["output_tokens"] * 10) / 1e6
+    assert predicted["cost_usd"] == pytest.approx(dollars, abs=1e-4)
+
+    result = invoke([*args, "bootstrap=0", f"hydra.run.dir={tmp_path / 'run'}"], capsys)
+    assert result.code == 0, result.err
+    assert len(stub.requests) == predicted["requests"]
+    for request in stub.requests:
+        images = [p for m in request["body"]["messages"] if isinstance(m["content"], list)
+                  for p in m["content"] if p["type"] == "image_url"]
+        assert len(images) == predicted["images_per_request"]
+
+
+def test_error_feedback_adds_the_calibration_pool_and_reasoning_output(capsys):
+    [predicted] = estimate(["model=o3", "strategy=error_feedback", "limit=5"], capsys)
+    assert predicted["scoring_requests"] == 5 and predicted["calibration_requests"] == 40
+    assert predicted["requests"] == 45
+    assert predicted["images_per_request"] == 6  # 5 calibration examples + the query
+    assert predicted["image_rule"] == "openai_o" and predicted["image_tokens_per_request"] == 6 * 225
+    assert predicted["output_tokens"] == 45 * 1500 and predicted["output_tokens_ceiling"] == 45 * 8000
+    assert predicted["cost_usd"] < predicted["cost_usd_ceiling"]
+
+
+def test_a_sweep_gets_one_estimate_per_job_and_a_total(capsys):
+    jobs = estimate(["model=gpt-4o,claude-sonnet-4", "shots=0,2", "limit=2", "--sample", "1"], capsys)
+    assert sorted((j["model"], j["shots"]) for j in jobs) == [("claude-sonnet-4", 0), ("claude-sonnet-4", 2),
+                                                              ("gpt-4o", 0), ("gpt-4o", 2)]
+    claude = next(j for j in jobs if j["model"] == "claude-sonnet-4" and j["shots"] == 2)
+    assert claude["image_tokens_per_request"] == 3 * 350  # 512 * 512 / 750, rounded up
+    text = estimate(["model=gpt-4o,claude-sonnet-4", "shots=0", "limit=2", "max_cost=0.0001", "--sample", "1"],
+                    capsys, as_json=False)
+    assert text.count("requests  2") == 2 and text.splitlines()[-1].startswith("total: 4 requests")
+    assert "max_cost  $0.0001 stops the run after about" in text
+
+
+def test_offline_baseline_costs_nothing(capsys):
+    text = estimate(["model=noise-baseline"], capsys, as_json=False)
+    assert "no requests" in text
+
+
+def test_a_mistyped_override_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["estimate", "model=gpt4o"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "did you mean gpt-4o" in err and "Traceback" not in err

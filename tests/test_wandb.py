@@ -1,0 +1,132 @@
+"""logger=wandb: offline runs read back from W&B's own files; mode auto never goes online without a key."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import invoke
+from ldct_bench.errors import UserError
+from ldct_bench.report.wandb_logger import has_wandb_key, masked_argv, resolve_mode
+from wandb_offline import offline_runs
+
+
+@pytest.fixture(scope="module")
+def runs(wandb_sweep):
+    found = offline_runs(wandb_sweep.wandb_dir)
+    return {run.config["benchmark"]["shots"]: run for run in found}
+
+
+def test_two_demo_runs_leave_two_offline_runs_with_a_per_item_table(wandb_sweep, runs):
+    assert sorted(runs) == [0, 10]
+    for shots, run in runs.items():
+        table = run.table("items")
+        assert table["columns"][:5] == ["id", "image", "target", "prediction", "abs_error"]
+        assert {"category", "explanation", "example_ids", "prompt_tokens"} <= set(table["columns"])
+        records = {json.loads(line)["id"]: json.loads(line)
+                   for line in (wandb_sweep.sweep_dir / f"demo/noise-baseline/few_shot-k{shots}-none-s0"
+                                / "predictions.jsonl").read_text().splitlines()}
+        assert len(table["data"]) == len(records) == 6
+        column = table["columns"].index
+        for row in table["data"]:
+            record = records[row[column("id")]]
+            assert row[column("target")] == record["target"] and row[column("prediction")] == record["score"]
+            assert row[column("abs_error")] == pytest.approx(abs(record["score"] - record["target"]), abs=1e-4)
+            assert row[column("example_ids")].split(", ") == (record["example_ids"] or [""])
+
+
+def test_item_thumbnails_are_windowed_8bit_not_black(runs):
+    run = runs[10]
+    table, files = run.table("items"), run.table_files("items")
+    image_cell = table["data"][0][table["columns"].index("image")]
+    pixels = np.asarray(Image.open(io.BytesIO(open(files[image_cell["path"]], "rb").read())))
+    assert pixels.dtype == np.uint8 and pixels.shape == (128, 128)
+    assert pixels.mean() > 20 and pixels.std() > 10  # a float array cast unscaled would be all zeros
+
+
+def test_summary_holds_metrics_cis_coverage_and_cost(wandb_sweep, runs):
+    for shots, run in runs.items():
+        results = json.loads((wandb_sweep.sweep_dir / f"demo/noise-baseline/few_shot-k{shots}-none-s0"
+                              / "results.json").read_text())
+        for name in ("plcc", "srocc", "krocc", "overall"):
+            assert run.summary[name] == pytest.approx(results["metrics"][name])
+            assert [run.summary[f"{name}_ci_low"], run.summary[f"{name}_ci_high"]] == results["ci"][name]
+        assert run.summary["coverage"] == 1.0 and run.summary["n_failed"] == 0
+        assert run.summary["tokens/prompt_tokens"] == results["tokens"]["prompt_tokens"]
+        assert run.summary["cost_usd"] == results["cost_usd"]
+
+
+def test_figures_as_images_and_charts_and_results_artifact(runs):
+    run = runs[0]
+    assert run.summary["figures/scatter/_type"] == "image-file"
+    assert run.summary["figures/distribution/_type"] == "image-file"
+    assert run.table("charts/scatter_table")["columns"] == ["radiologist", "model"]
+    assert len(run.table("charts/scatter_table")["data"]) == 6
+    artifact = [name for name, kind in run.artifact_types.items() if kind == "ldct-bench-run"]
+    assert artifact == ["demo-noise-baseline-few_shot-k0-none-s0"]
+    assert set(run.artifacts[artifact[0]]) == {"results.json", "predictions.jsonl"}
+
+
+def test_name_group_tags_and_masked_config(wandb_sweep, runs):
+    assert {run.name for run in runs.values()} == {"noise-baseline-few_shot-k0-none", "noise-baseline-few_shot-k10-none"}
+    groups = {run.group for run in runs.values()}
+    assert len(groups) == 1 and groups.pop().startswith("sweep-")  # one sweep, one group
+    assert all(run.tags == ["paper", "demo"] and run.job_type == "eval" for run in runs.values())
+    assert runs[0].config["model"]["extra_body"]["api_key"] == "***"
+    for run in runs.values():
+        for path in run.folder.rglob("*"):
+            if path.is_file():
+                assert wandb_sweep.secret.encode() not in path.read_bytes(), path
+
+
+def test_each_run_prints_one_wandb_line(wandb_sweep):
+    lines = [line for line in wandb_sweep.result.stdout.splitlines() if "W&B" in line or "wandb sync" in line]
+    assert len(lines) == 2 and all("wandb sync" in line for line in lines)
+
+
+@pytest.mark.timeout(150)  # W&B online without network would hang ~100 s on top of the run
+def test_auto_without_key_or_wandb_mode_goes_offline_quickly(tmp_path, monkeypatch, capsys):
+    """No WANDB_MODE, no WANDB_DIR, no key, no netrc: the run must not try W&B online (which would hang)."""
+    for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_SILENT"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    run_dir = tmp_path / "run"
+    result = invoke(["logger=wandb", "limit=4", f"hydra.run.dir={run_dir}"], capsys)
+    assert result.code == 0, result.err[-2000:]
+    (offline,) = run_dir.glob("wandb/offline-run-*")  # no WANDB_DIR: the W&B run sits in the run dir
+    wandb_lines = [line for line in result.out.splitlines() if "W&B" in line or "wandb sync" in line]
+    assert wandb_lines == [f"W&B offline run written to {offline}; upload it with: wandb sync {offline}"]
+    assert not [line for line in result.err.splitlines() if line.startswith("wandb:")]  # W&B's own chatter
+
+
+def test_mode_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    assert not has_wandb_key() and resolve_mode("auto") == "offline"
+    with pytest.raises(UserError, match="wandb login"):
+        resolve_mode("online")
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password " + "0" * 40 + "\n")
+    assert has_wandb_key() and resolve_mode("auto") == "online"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert resolve_mode("auto") == "offline" and resolve_mode("disabled") == "disabled"
+
+
+def test_command_line_secrets_are_masked_before_wandb_records_argv():
+    argv = ["model=o3", "+model.extra_body.api_key=plainvalue", "model.base_url=http://h/v1?k=sk-abcdefgh12345678",
+            "model.api_key_env=MY_KEY"]
+    assert masked_argv(argv) == ["model=o3", "+model.extra_body.api_key=***", "model.base_url=http://h/v1?k=***",
+                                 "model.api_key_env=MY_KEY"]
+
+
+def test_a_failed_item_keeps_its_row_with_no_prediction():
+    from ldct_bench.report.wandb_logger import ITEM_COLUMNS, items_table
+
+    records = [{"id": "a", "target": 2.0, "score": None, "error": "parse: no score in reply", "usage": {}},
+               {"id": "b", "target": 3.0, "score": 2.5, "category": "Fair", "explanation": "noisy",
+                "example_ids": ["0001.tif"], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}]
+    rows = [dict(zip(ITEM_COLUMNS, row)) for row in items_table(records, {}).data]
+    assert rows[0]["prediction"] is None and rows[0]["abs_error"] is None and rows[0]["error"].startswith("parse")
+    assert rows[0]["target_category"] == "Fair" and rows[1]["abs_error"] == 0.5 and rows[1]["prompt_tokens"] == 5
