@@ -64,7 +64,7 @@ class Asker:
             try:
                 outcome.answer, outcome.error = self.parse(completion.text), None
             except AnswerError as exc:
-                outcome.error = f"unparseable answer: {exc}"
+                outcome.error = f"unparseable answer ({exc})"  # the reason stays in the run's failure summary
                 messages = [*request.messages, {"role": "assistant", "content": completion.text},
                             {"role": "user", "content": REASK.format(reason=exc)}]
                 continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +73,15 @@ def check_choice(kind: str, name: str) -> None:
         raise UserError(f"unknown {kind} '{name}';{hint} (`ldct-bench list {LIST_NAMES[kind]}` shows all)")
 
 
-@lru_cache(maxsize=1)
 def register() -> None:
-    """Put the schema and every card into Hydra's ConfigStore (once per process)."""
+    """Put the schema and every card into Hydra's ConfigStore, replacing what an earlier call stored."""
     if not OmegaConf.has_resolver("ldct_cache_dir"):
         OmegaConf.register_new_resolver("ldct_cache_dir", lambda: str(default_cache_dir()))
         OmegaConf.register_new_resolver("ldct_shots", lambda shots, default: default if shots is None else shots)
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
     for kind in CARD_KINDS:
+        store.repo.pop(kind, None)  # cards can come and go with LDCT_BENCH_CARDS
         for card in card_files(kind).values():
             store.store(group=kind, name=card.name, node=load_card(kind, card))
 

@@ -39,7 +39,7 @@ class StubState:
     retry_after_s: float = 0.05
     stall_s: float = 5.0
     answer: Callable[[dict[str, Any]], str] | None = None
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)  # headers: case-insensitive, as sent
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self) -> tuple[str, dict[str, Any]]:
@@ -105,7 +105,7 @@ class StubHandler(BaseHTTPRequestHandler):
         state = self.state
         fault, _ = state.next_fault()
         with state.lock:
-            state.requests.append({"body": body, "headers": dict(self.headers), "fault": fault, "time": time.time()})
+            state.requests.append({"body": body, "headers": self.headers, "fault": fault, "time": time.time()})
         if state.latency_s:
             time.sleep(state.latency_s)
         if fault == "429":

@@ -50,11 +50,6 @@ async def _complete(backend, messages=CHAT):
         await backend.close()
 
 
-def header(request: dict, name: str) -> str | None:
-    """A header the stub recorded, whatever case the client sent it in."""
-    return {k.lower(): v for k, v in request["headers"].items()}.get(name)
-
-
 def files_containing(roots, needle: bytes) -> list[Path]:
     return [path for root in roots for path in Path(root).rglob("*")
             if path.is_file() and needle in path.read_bytes()]
@@ -77,7 +72,7 @@ def test_generic_card_run_is_concurrent_keyed_complete_and_free_to_rerun(stub, t
     assert results["seconds"] < 0.5 * sequential, results["seconds"]
     assert results["n_scored"] == 20 and results["coverage"] == 1.0 and results["requests_this_run"] == 20
     assert len(stub.requests) == 20
-    assert all(header(r, "authorization") == f"Bearer {key}" for r in stub.requests)
+    assert all(r["headers"]["Authorization"] == f"Bearer {key}" for r in stub.requests)
 
     second = run_cli(args + [f"hydra.run.dir={tmp_path / 'run2'}"], cwd=tmp_path, env={"STUB_API_KEY": key})
     assert second.returncode == 0, second.stderr[-2000:]
@@ -155,6 +150,19 @@ def test_timeouts_dropped_connections_and_malformed_bodies_are_retried(stub, mon
     assert [r["fault"] for r in stub.requests] == ["stall", "drop", "malformed", "ok"]
 
 
+def test_an_address_nothing_listens_on_stops_the_run_instead_of_failing_every_item(stub, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    monkeypatch.setattr(openai_compat, "backoff_s", lambda attempt: 0.0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    card = compose_cfg(*stub.model_args(), f"model.base_url=http://127.0.0.1:{closed}/v1").model
+    with pytest.raises(UserError, match=rf"cannot reach http://127.0.0.1:{closed}/v1 .*model.base_url"):
+        asyncio.run(_complete(OpenAICompatible(card)))
+
+
 def test_gives_up_after_max_retries_with_the_reason(stub, monkeypatch):
     monkeypatch.setenv("STUB_API_KEY", "k")
     monkeypatch.setattr(openai_compat, "backoff_s", lambda attempt: 0.0)
@@ -199,7 +207,7 @@ def test_unparseable_answers_are_reasked_counted_and_kept_raw(stub, monkeypatch)
     stub.state.faults = ["refusal"]
     outcome, sent = asyncio.run(ask(1))
     assert outcome.answer is None and sent == 2 and outcome.reasks == 1
-    assert outcome.error == "unparseable answer: refusal"
+    assert outcome.error == "unparseable answer (refusal)"
     assert outcome.raw.startswith("I'm sorry")
 
 

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import datasets
+import huggingface_hub
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
-from conftest import read_jsonl, run_cli
+from conftest import invoke, read_jsonl
 from ldct_bench.data.release import prepare
 from ldct_bench.data.task import load_task
 from ldct_bench.errors import UserError
@@ -68,11 +69,12 @@ def test_raw_release_is_not_mistaken_for_a_dataset(release, tmp_path):
     ([], ["zenodo.org/records/7833096", "Ewha-AI/LDCTIQAC2023", "ldct-bench prepare --train", "LDCT_IQA_PATH=DIR"]),
     (["task.hub_id=nobody/ldct-iqa"], ["cannot load task.hub_id=nobody/ldct-iqa", "hf auth login"]),
 ])
-def test_no_data_fails_in_one_line(tmp_path, overrides, expected):
-    result = run_cli(["task=ldct_iqa", "model=noise-baseline", *overrides, f"hydra.run.dir={tmp_path / 'run'}"],
-                     cwd=tmp_path)
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr
+def test_no_data_fails_in_one_line(tmp_path, capsys, monkeypatch, overrides, expected):
+    for module in (huggingface_hub.constants, datasets.config):  # read once at import: set them, not only the env
+        monkeypatch.setattr(module, "HF_HUB_OFFLINE", True)
+    result = invoke(["task=ldct_iqa", "model=noise-baseline", *overrides, f"hydra.run.dir={tmp_path / 'run'}"], capsys)
+    lines = result.err.strip().splitlines()
+    assert result.code == 2 and len(lines) == 1 and "Traceback" not in result.err
     assert all(needle in lines[0] for needle in expected), lines[0]
 
 
@@ -93,12 +95,12 @@ def test_small_card_fixes_ten_train_and_ten_test_images(release, tmp_path):
     assert [item.id for item in task.items("test")] == SMALL_TEST
 
 
-def test_small_card_runs_end_to_end(release, tmp_path):
+def test_small_card_runs_end_to_end(release, tmp_path, capsys):
     _, _, out = release
     run_dir = tmp_path / "run"
-    result = run_cli(["task=ldct_iqa_small", f"task.path={out}", "model=noise-baseline", f"hydra.run.dir={run_dir}"],
-                     cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = invoke(["task=ldct_iqa_small", f"task.path={out}", "model=noise-baseline", f"hydra.run.dir={run_dir}"],
+                    capsys)
+    assert result.code == 0, result.err[-2000:]
     records = read_jsonl(run_dir / "predictions.jsonl")
     assert sorted(r["id"] for r in records) == SMALL_TEST
     assert all(sorted(r["example_ids"]) == SMALL_TRAIN for r in records)  # the 10 fixed examples, every time

@@ -17,7 +17,7 @@ import tifffile
 from PIL import Image
 from scipy import stats
 
-from conftest import read_jsonl, run_cli
+from conftest import invoke, read_jsonl, run_cli
 from ldct_bench import cli
 from ldct_bench.data.demo import write_release
 from ldct_bench.data.release import prepare
@@ -84,11 +84,11 @@ def test_images_read_back_bit_identical(challenge):
         assert decoded.dtype == np.float32 and np.array_equal(decoded, tifffile.imread(source))
 
 
-def test_noise_baseline_scores_every_test_item(challenge):
+def test_noise_baseline_scores_every_test_item(challenge, capsys):
     root, _, test, out, _ = challenge
     run_dir = root / "run"
-    result = run_cli(["task=ldct_iqa", f"task.path={out}", "model=noise-baseline", f"hydra.run.dir={run_dir}"], cwd=root)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = invoke(["task=ldct_iqa", f"task.path={out}", "model=noise-baseline", f"hydra.run.dir={run_dir}"], capsys)
+    assert result.code == 0, result.err[-2000:]
     records = read_jsonl(run_dir / "predictions.jsonl")
     truth = json.loads((test / "test.json").read_text())
     assert sorted(r["id"] for r in records) == sorted(truth)

@@ -2,8 +2,8 @@
 
 The client's own retries are off: this backend retries 429 / 5xx / timeouts / dropped connections /
 malformed bodies with exponential backoff and full jitter, honouring Retry-After, and records the
-number of attempts. A rejected key or an unknown model stops the run at once (one line); any other
-failure is recorded on its item. No message it produces can contain the key.
+number of attempts. A rejected key, an unknown model, or an endpoint that never accepted a
+connection stops the run at once (one line); any other failure is recorded on its item. No message it produces can contain the key.
 
 Requests go through the client's documented generic `post` with a plain JSON body: our messages
 are already wire-ready, and skipping the per-call parameter transform of `chat.completions.create`
@@ -101,6 +101,18 @@ def backoff_s(attempt: int) -> float:
     return min(MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
 
 
+def generation_settings(card: ModelCard) -> dict[str, Any]:
+    """The request fields besides model and messages: the card's generation settings, the answer
+    schema where the endpoint honours it, and provider-specific `extra_body` fields as they are."""
+    settings: dict[str, Any] = {name: getattr(card, name) for name in
+                                ("temperature", "max_tokens", "max_completion_tokens", "reasoning_effort")
+                                if getattr(card, name) is not None}
+    if card.structured_output:
+        settings["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": "ldct_quality", "schema": ANSWER_SCHEMA, "strict": True}}
+    return {**settings, **dict(card.extra_body or {})}
+
+
 def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Put system text at the start of the first user turn, for endpoints without a system role."""
     system = "\n\n".join(m["content"] for m in messages if m["role"] == "system" and isinstance(m["content"], str))
@@ -133,11 +145,14 @@ class OpenAICompatible:
     def _bind(self, card: ModelCard, base_url: str, model_id: str, key: str, key_env: str | None,
               endpoint_id: str) -> None:
         """Set what every request needs; `endpoint_id` is the endpoint as the response cache names it."""
+        card = OmegaConf.to_object(card) if OmegaConf.is_config(card) else card  # plain fields: read per request
         self.card, self.base_url, self.model_id = card, base_url, model_id
+        self._settings = generation_settings(card)
         self._key, self._key_env, self.endpoint_id = key, key_env, endpoint_id
         self._client: openai.AsyncOpenAI | None = None
         self._pace = asyncio.Lock()
         self._next_start = 0.0
+        self._reached = False  # until the endpoint answers once, a refused connection means a wrong address
 
     async def start(self, task: Task) -> None:
         self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key,
@@ -149,11 +164,9 @@ class OpenAICompatible:
             self._client = None
 
     def identity(self) -> dict[str, Any]:
-        """Endpoint, model and every generation argument sent (the messages are keyed by the cache itself)."""
-        args = self._arguments([])
-        del args["messages"]
-        return {"endpoint": self.endpoint_id, "model_id": args.pop("model"), "image_detail": self.card.image_detail,
-                "system_role": self.card.system_role, **args}
+        """Endpoint, model and every generation setting sent (the messages are keyed by the cache itself)."""
+        return {"endpoint": self.endpoint_id, "model_id": self.model_id, "image_detail": self.card.image_detail,
+                "system_role": self.card.system_role, **self._settings}
 
     def _wire_messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Messages as this endpoint takes them: the card's image detail on image parts, and the system
@@ -171,17 +184,7 @@ class OpenAICompatible:
         return wired
 
     def _arguments(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        card = self.card
-        args: dict[str, Any] = {"model": self.model_id, "messages": self._wire_messages(messages)}
-        for name in ("temperature", "max_tokens", "max_completion_tokens", "reasoning_effort"):
-            if getattr(card, name) is not None:
-                args[name] = getattr(card, name)
-        if card.structured_output:
-            args["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "ldct_quality", "schema": ANSWER_SCHEMA, "strict": True}}
-        extra = OmegaConf.to_container(card.extra_body, resolve=True) if OmegaConf.is_config(card.extra_body) \
-            else dict(card.extra_body or {})
-        return {**args, **extra}  # provider-specific fields go into the body as they are
+        return {"model": self.model_id, "messages": self._wire_messages(messages), **self._settings}
 
     async def _paced(self) -> None:
         """Space request starts to respect the card's requests-per-minute limit."""
@@ -217,12 +220,17 @@ class OpenAICompatible:
             delay: float | None = None
             try:
                 response = await self._client.post("/chat/completions", cast_to=ChatCompletion, body=args)
+                self._reached = True
                 return self._completion(response, time.monotonic() - started, attempt)
             except openai.APITimeoutError:
                 reason = f"timed out after {self.card.timeout_s:g} s"
             except openai.APIConnectionError as exc:
                 reason = f"connection failed ({self._clean(exc.__cause__ or exc)})"
+                if not self._reached and type(exc.__cause__).__name__ == "ConnectError" and attempt >= min(2, attempts):
+                    raise UserError(redact(f"model {self.card.name}: cannot reach {self.base_url} ({reason}); "
+                                           "check model.base_url and that the server is up", [self._key])) from None
             except openai.APIStatusError as exc:
+                self._reached = True
                 if exc.status_code in _FATAL_STATUS:
                     raise self._fatal(exc) from None
                 if exc.status_code not in _TRANSIENT_STATUS:
