@@ -3,7 +3,8 @@
 300 one-image requests (distinct 512x512 PNGs) go through the runner's own loop (bounded
 concurrency -> Asker -> OpenAI-compatible backend -> journal) to the stub server in its own
 process with 200 ms latency. With concurrency 32 the ceiling is 32 / 0.2 s = 160 requests/s;
-target >= 0.9 of it.
+target >= 0.9 of it. Also printed: how many requests were in flight on average (the harness's
+own share of the gap) and the time per request beyond the server's latency (CPU on both sides).
 
     python benchmarks/throughput.py [--items 300] [--latency 0.2] [--concurrency 32]
 """
@@ -81,6 +82,10 @@ def main() -> None:
     print(f"wall: {wall:.2f} s; throughput {achieved:.1f} req/s vs ceiling {ceiling:.0f} req/s "
           f"(concurrency {args.concurrency} / {args.latency:g} s) = {achieved / ceiling:.2f} of the limit (target >= 0.9)")
     print(f"client CPU: {cpu:.2f} s = {1000 * cpu / len(records):.1f} ms per request")
+    latencies = sorted(r["latency_s"] for r in records.values())
+    print(f"requests in flight: {sum(latencies) / wall:.1f} on average of {args.concurrency}; time per request "
+          f"median {np.median(latencies):.3f} s, p90 {latencies[int(0.9 * len(latencies))]:.3f} s "
+          f"(server latency {args.latency:g} s; the excess is HTTP + JSON work on both sides)")
 
 
 if __name__ == "__main__":

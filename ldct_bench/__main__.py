@@ -14,6 +14,7 @@ from .errors import UserError
 from .paths import resource_dir
 from .registry import register
 from .rundir import expand_resume, resume_command
+from .secrets import scrub_yaml_folder
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -25,6 +26,8 @@ def run_job(cfg: DictConfig) -> float | None:
     """One Hydra job: run, print the table, hand results to the loggers; returns `overall` for sweepers."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
+    if hydra_cfg.output_subdir:  # Hydra wrote .hydra/ before this job: mask keys given on the command line
+        scrub_yaml_folder(run_dir / hydra_cfg.output_subdir)
     try:
         from .report import log_run
         from .results import format_table

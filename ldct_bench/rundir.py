@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
+from .secrets import mask_override
 
 RUN_FILE = "run.json"
 _OUTPUT_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir=")
@@ -23,7 +24,7 @@ def claim(run_dir: Path, digest: str, overrides: list[str]) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"config_digest": digest, "overrides": overrides,
+        path.write_text(json.dumps({"config_digest": digest, "overrides": [mask_override(o) for o in overrides],
                                     "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2))
     except OSError as exc:
         raise UserError(f"cannot write to run dir {run_dir} ({exc.strerror}); "

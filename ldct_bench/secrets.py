@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Iterable
 
 MASK = "***"
@@ -48,6 +49,28 @@ def mask_secrets(container: Any) -> Any:
     return _mask(container)
 
 
+_OVERRIDE = re.compile(r"^([+~]*[\w.\-@/]+)=(.*)$", re.S)
+
+
+def mask_override(text: str) -> str:
+    """`model.extra_body.api_key=abc` -> `model.extra_body.api_key=***`; other strings only redacted."""
+    match = _OVERRIDE.match(text)
+    if match and is_secret_name(match.group(1).lstrip("+~")) and match.group(2):
+        return f"{match.group(1)}={MASK}"
+    return redact(text)
+
+
+def scrub_yaml_folder(folder: Path) -> None:
+    """Rewrite every YAML file in a folder (Hydra's .hydra/) with secrets masked."""
+    from omegaconf import OmegaConf
+
+    for path in sorted(Path(folder).glob("*.yaml")):
+        node = OmegaConf.load(path)
+        masked = mask_secrets(node)
+        if masked != OmegaConf.to_container(node, resolve=False, enum_to_str=True):
+            path.write_text(OmegaConf.to_yaml(OmegaConf.create(masked)))
+
+
 def _mask(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: (MASK if is_secret_name(str(key)) and value[key] not in (None, "") else _mask(value[key]))
@@ -55,5 +78,5 @@ def _mask(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(_mask(v) for v in value)
     if isinstance(value, str):
-        return redact(value)
+        return mask_override(value)
     return value

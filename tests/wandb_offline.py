@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,6 +33,8 @@ def records(path: Path) -> Iterator[Any]:
             continue
         _, length, kind = struct.unpack("<IHB", raw[position:position + _HEADER])
         position += _HEADER
+        if position + length > len(raw):  # a chunk still being written
+            return
         pending += raw[position:position + length]
         position += length
         if kind in (1, 4):
@@ -57,25 +60,33 @@ class OfflineRun:
     artifacts: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {path in artifact: local file}
     artifact_types: dict[str, str] = field(default_factory=dict)
 
-    def table(self, key: str) -> dict[str, Any]:
-        """A logged wandb.Table as {'columns', 'data'}, read from the run_table artifact W&B staged for it."""
-        for name, files in self.artifacts.items():
-            if self.artifact_types[name] == "run_table" and f"{key}.table.json" in files:
-                return json.loads(Path(files[f"{key}.table.json"]).read_text())
-        raise KeyError(key)
-
     def table_files(self, key: str) -> dict[str, str]:
+        """Files of the run_table artifact W&B staged for a logged table (its JSON and its media)."""
         for name, files in self.artifacts.items():
             if self.artifact_types[name] == "run_table" and f"{key}.table.json" in files:
                 return files
         raise KeyError(key)
 
+    def table(self, key: str) -> dict[str, Any]:
+        """A logged wandb.Table as {'columns', 'data'}."""
+        return json.loads(Path(self.table_files(key)[f"{key}.table.json"]).read_text())
 
-def read_run(folder: Path) -> OfflineRun:
+
+def _finished_records(log: Path, timeout_s: float) -> list[Any]:
+    """All records once the log ends with its exit record: wandb-core may still be writing after run.finish()."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = list(records(log))
+        if (found and found[-1].WhichOneof("record_type") == "exit") or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def read_run(folder: Path, timeout_s: float = 20.0) -> OfflineRun:
     """Name, group, tags, config, final summary and artifacts of one offline-run-* folder."""
     run = OfflineRun(Path(folder))
     (log,) = Path(folder).glob("run-*.wandb")
-    for record in records(log):
+    for record in _finished_records(log, timeout_s):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
