@@ -73,11 +73,18 @@ def check_choice(kind: str, name: str) -> None:
         raise UserError(f"unknown {kind} '{name}';{hint} (`ldct-bench list {LIST_NAMES[kind]}` shows all)")
 
 
+def run_name(strategy: str, selection: str, shots: int | None, default_shots: int, metadata: str, seed: int) -> str:
+    """The run dir's last part, e.g. `few_shot-random-k10-none-s0` (no selection when no examples are shown)."""
+    k = default_shots if shots is None else shots
+    chosen = f"-{selection}" if k else ""
+    return f"{strategy}{chosen}-k{k}-{metadata}-s{seed}"
+
+
 def register() -> None:
     """Put the schema and every card into Hydra's ConfigStore, replacing what an earlier call stored."""
     if not OmegaConf.has_resolver("ldct_cache_dir"):
         OmegaConf.register_new_resolver("ldct_cache_dir", lambda: str(default_cache_dir()))
-        OmegaConf.register_new_resolver("ldct_shots", lambda shots, default: default if shots is None else shots)
+        OmegaConf.register_new_resolver("ldct_run_name", run_name)
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
     for kind in CARD_KINDS:

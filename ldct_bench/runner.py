@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,8 @@ from .cost import cost_usd, has_prices
 from .data.task import Item, Task, load_task
 from .errors import UserError
 from .journal import Journal
-from .metadata.noise import noise_level
-from .metadata.region import require_regions
+from .metadata.noise import noise_column
+from .metadata.region import require_regions, unlabelled
 from .results import config_digest, summarize, write_results
 from .rundir import claim
 from .scale import CATEGORIES, category_of
@@ -104,9 +105,12 @@ async def score_items(items: list[Item], build: Callable[[Item, int], Request], 
 def ensure_metadata(task: Task, cfg: DictConfig) -> None:
     """Compute or check the per-image columns the prompt will show."""
     if cfg.metadata.noise:
-        task.column("noise", noise_level)
-    if cfg.metadata.region or cfg.strategy.selection == "same_region":
+        noise_column(task)
+    if cfg.metadata.region:
         require_regions(task)  # the data's own column, else labels stored by `ldct-bench label-regions`
+    elif cfg.strategy.selection == "same_region" and unlabelled(task):
+        print("ldct-bench: note: no region labels, so same_region selection picks examples from all regions "
+              "(label them with `ldct-bench label-regions`)", file=sys.stderr)
 
 
 def check_settings(cfg: DictConfig) -> None:

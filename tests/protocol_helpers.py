@@ -15,7 +15,7 @@ from ldct_bench.config import MetadataConfig, StrategyConfig, TaskCard
 from ldct_bench.data import demo
 from ldct_bench.data.release import prepare
 from ldct_bench.data.task import Task, load_task
-from ldct_bench.metadata.noise import noise_level
+from ldct_bench.metadata.noise import noise_column
 from ldct_bench.strategies import FewShot, make_strategy
 
 from conftest import REPO, read_jsonl
@@ -49,7 +49,7 @@ def strategy(task: Task, name: str = "few_shot", shots: int | None = None, metad
     """A strategy as a run builds it (the noise column computed first when the metadata shows it)."""
     meta = conf("metadata", metadata, MetadataConfig)
     if meta.noise:
-        task.column("noise", noise_level)
+        noise_column(task)
     return make_strategy(conf("strategy", name, StrategyConfig, **overrides), shots, meta, task, seed=0)
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from ldct_bench.errors import UserError
-from ldct_bench.metadata.noise import noise_level
+from ldct_bench.metadata.noise import noise_column
 from ldct_bench.strategies import ErrorFeedback
 from ldct_bench.strategies.prompt import QUERY_LEAD
 
@@ -150,7 +150,7 @@ def test_few_shot_runs_send_exact_examples_with_their_scores_and_noise(stub, tas
         sent[sum(len(images(m)) for m in messages) - 1, test_urls[images(messages[-1])[0]]] = messages
     assert sorted({shots for shots, _ in sent}) == [10, 34] and len(sent) == 40
     train = {item.id: item for item in task.items("train")}
-    levels = task.column("noise", noise_level)
+    levels = noise_column(task)
     for shots in (10, 34):
         [run_dir] = [p.parent for p in sweep.rglob("results.json") if f"-k{shots}-" in str(p)]
         records = assert_metrics_match(run_dir)

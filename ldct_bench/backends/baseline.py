@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config import ModelCard
 from ..data.task import Task
-from ..metadata.noise import noise_level
+from ..metadata.noise import noise_column
 from .base import BackendError, Completion, Request
 
 
@@ -41,7 +41,7 @@ class NoiseBaseline:
         self._knots: tuple[np.ndarray, np.ndarray] | None = None
 
     async def start(self, task: Task) -> None:
-        self._noise = task.column("noise", noise_level)
+        self._noise = noise_column(task)
         train = task.items("train")
         x = np.array([self._noise[item.id] for item in train])
         y = np.array([item.target for item in train])

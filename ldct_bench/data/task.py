@@ -78,12 +78,12 @@ class Task:
         card = self.card
         return to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
 
-    def column(self, name: str, compute: Callable[[np.ndarray], Any]) -> dict[str, Any]:
-        """A per-image value for every item, computed once and cached beside the data's fingerprint."""
+    def column(self, name: str, compute: Callable[[np.ndarray], Any], version: int = 0) -> dict[str, Any]:
+        """A per-image value for every item, computed once and cached by data fingerprint and `version`."""
         split_values = {v for split in self._items.values() for item in split for v in [item.meta.get(name)]}
         if None not in split_values:
             return {item.id: item.meta[name] for split in self._items.values() for item in split}
-        path = self.store / "columns" / self.fingerprint / f"{name}.json"
+        path = self.store / "columns" / self.fingerprint / f"{name}-v{version}.json"
         values: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
         missing = [i for i in self._where if i not in values]
         for item_id in tqdm(missing, desc=f"computing {name}", unit="img", disable=not missing, leave=False):

@@ -18,9 +18,13 @@ is a monotone proxy for the noise, not its calibrated std.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import nnls
+
+if TYPE_CHECKING:
+    from ..data.task import Task
 
 _MAD_TO_STD = 1.4826
 BODY_THRESHOLD = 0.45  # p > 0.45 is HU > -370: inside the body, not air or lung
@@ -85,3 +89,11 @@ def estimate_noise(pixels: np.ndarray, floor: float = BODY_THRESHOLD, bins: int 
 def noise_level(pixels: np.ndarray) -> float:
     """The one figure stored as the `noise` column."""
     return estimate_noise(pixels).level
+
+
+ESTIMATOR_VERSION = 2  # bump when the estimate changes, so cached columns are recomputed
+
+
+def noise_column(task: "Task") -> dict[str, float]:
+    """Every image's noise level, computed once per data fingerprint and estimator version."""
+    return task.column("noise", noise_level, version=ESTIMATOR_VERSION)

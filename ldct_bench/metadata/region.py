@@ -108,10 +108,9 @@ def require_regions(task: Task) -> None:
     missing = unlabelled(task)
     if missing:
         total = len(task.items("train")) + len(task.items("test"))
-        raise UserError(f"metadata/selection needs region labels and task {task.card.name} lacks them for "
+        raise UserError(f"metadata with region needs region labels and task {task.card.name} lacks them for "
                         f"{len(missing)} of {total} images; label them with `ldct-bench label-regions "
-                        f"model=MODEL task={task.card.name}`, or use metadata=none/noise with "
-                        "strategy.selection=random")
+                        f"model=MODEL task={task.card.name}`, or use metadata=none/noise")
 
 
 def estimate(card: ModelCard, images: int, size: int) -> tuple[float | None, str]:
