@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -53,9 +54,11 @@ def _explain(exc: Exception, overrides: list[str], known: Iterable[str]) -> str:
     text = str(exc)
     cause = exc.__cause__ or exc.__context__
     detail = str(cause).strip().splitlines()[0] if cause else ""
-    if "Could not override" in text or "not in struct" in text or "Key '" in detail and "not in struct" in detail:
-        key = text.split("'")[1] if "'" in text else ""
-        hint = did_you_mean(key, known) or " list the settings with `python -m ldct_bench --cfg job`."
+    if "Could not override" in text or "not in struct" in text or "not in struct" in detail:
+        full_key = re.search(r"full_key: (\S+)", f"{text}\n{cause or ''}")
+        key = full_key.group(1) if full_key else (text.split("'")[1] if "'" in text else "")
+        hint = did_you_mean(key, [k for k in known if k != key]) or \
+            " list the settings with `python -m ldct_bench --cfg job`."
         return f"unknown setting '{key}';{hint} (add a new key with +{key}=...)"
     if text.startswith("Error merging override"):
         override = text.removeprefix("Error merging override").strip()

@@ -45,6 +45,7 @@ def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, d
     costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
     return {
         "model": cfg.model.name, "task": cfg.task.name, "strategy": cfg.strategy.name,
+        "selection": cfg.strategy.selection if effective_shots(cfg.shots, cfg.strategy) else None,
         "shots": effective_shots(cfg.shots, cfg.strategy), "metadata": cfg.metadata.name, "seed": cfg.seed,
         "metrics": {name: _finite(values[name]) for name in (*NAMES, "overall")},
         "metrics_abs": {name: _finite(abs(values[name])) for name in NAMES},

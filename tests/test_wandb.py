@@ -19,15 +19,20 @@ def runs(wandb_sweep):
     return {run.config["benchmark"]["shots"]: run for run in found}
 
 
+def _run_dir(wandb_sweep, run):
+    """The sweep's run dir that this W&B run reports (its config names it)."""
+    (run_dir,) = [d for d in wandb_sweep.run_dirs if str(d) == run.config["benchmark"]["run_dir"]]
+    return run_dir
+
+
 def test_two_demo_runs_leave_two_offline_runs_with_a_per_item_table(wandb_sweep, runs):
     assert sorted(runs) == [0, 10]
-    for shots, run in runs.items():
+    for run in runs.values():
         table = run.table("items")
         assert table["columns"][:5] == ["id", "image", "target", "prediction", "abs_error"]
         assert {"category", "explanation", "example_ids", "prompt_tokens"} <= set(table["columns"])
         records = {json.loads(line)["id"]: json.loads(line)
-                   for line in (wandb_sweep.sweep_dir / f"demo/noise-baseline/few_shot-k{shots}-none-s0"
-                                / "predictions.jsonl").read_text().splitlines()}
+                   for line in (_run_dir(wandb_sweep, run) / "predictions.jsonl").read_text().splitlines()}
         assert len(table["data"]) == len(records) == 6
         column = table["columns"].index
         for row in table["data"]:
@@ -47,9 +52,8 @@ def test_item_thumbnails_are_windowed_8bit_not_black(runs):
 
 
 def test_summary_holds_metrics_cis_coverage_and_cost(wandb_sweep, runs):
-    for shots, run in runs.items():
-        results = json.loads((wandb_sweep.sweep_dir / f"demo/noise-baseline/few_shot-k{shots}-none-s0"
-                              / "results.json").read_text())
+    for run in runs.values():
+        results = json.loads((_run_dir(wandb_sweep, run) / "results.json").read_text())
         for name in ("plcc", "srocc", "krocc", "overall"):
             assert run.summary[name] == pytest.approx(results["metrics"][name])
             assert [run.summary[f"{name}_ci_low"], run.summary[f"{name}_ci_high"]] == results["ci"][name]

@@ -46,11 +46,17 @@ class Row:
         return (self.published, self.task, self.model, self.strategy, self.shots, self.metadata)
 
 
+def strategy_label(results: dict[str, Any]) -> str:
+    """`few_shot/random`: the selection policy is part of what makes runs comparable."""
+    selection = results.get("selection")
+    return f"{results['strategy']}/{selection}" if selection else str(results["strategy"])
+
+
 def row_from_results(results: dict[str, Any], source: str, *, run_dir: Path | None = None,
                      published: bool = False, when: float = 0.0) -> Row:
     """A row from results.json (or anything shaped like it: a W&B run, a published table line)."""
     metrics, ci = results["metrics"], results.get("ci") or {}
-    return Row(task=str(results["task"]), model=str(results["model"]), strategy=str(results["strategy"]),
+    return Row(task=str(results["task"]), model=str(results["model"]), strategy=strategy_label(results),
                shots=results.get("shots"), metadata=str(results["metadata"]), overall=metrics.get("overall"),
                plcc=metrics.get("plcc"), srocc=metrics.get("srocc"), krocc=metrics.get("krocc"),
                overall_ci=tuple(ci.get("overall") or (None, None)), coverage=results.get("coverage"),
