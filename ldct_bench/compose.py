@@ -88,7 +88,6 @@ def check_command_line(argv: list[str]) -> None:
     combos = [first] + [first[:i] + [value] + first[i + 1:]
                         for i, values in enumerate(choices) for value in values[1:]]
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
-        known = _leaf_keys(compose(config_name="config"))
         for combo in combos:
             try:
                 cfg = compose(config_name="config", overrides=combo, return_hydra_config=True)
@@ -96,7 +95,7 @@ def check_command_line(argv: list[str]) -> None:
                 del cfg.hydra
                 OmegaConf.to_container(cfg, resolve=True)
             except (HydraException, OmegaConfBaseException, ValueError) as exc:
-                raise UserError(_explain(exc, combo, known)) from None
+                raise UserError(_explain(exc, combo, _leaf_keys(compose(config_name="config")))) from None
             check_writable(Path(output))
 
 

@@ -80,17 +80,26 @@ def run_name(strategy: str, selection: str, shots: int | None, default_shots: in
     return f"{strategy}{chosen}-k{k}-{metadata}-s{seed}"
 
 
+_registered: tuple = ()
+
+
 def register() -> None:
-    """Put the schema and every card into Hydra's ConfigStore, replacing what an earlier call stored."""
+    """Put the schema and every card into Hydra's ConfigStore, again only when the card files changed."""
+    global _registered
+    files = {kind: card_files(kind) for kind in CARD_KINDS}
+    state = tuple((card.path, card.path.stat().st_mtime_ns) for cards in files.values() for card in cards.values())
+    if state == _registered:
+        return
     if not OmegaConf.has_resolver("ldct_cache_dir"):
         OmegaConf.register_new_resolver("ldct_cache_dir", lambda: str(default_cache_dir()))
         OmegaConf.register_new_resolver("ldct_run_name", run_name)
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
-    for kind in CARD_KINDS:
+    for kind, cards in files.items():
         store.repo.pop(kind, None)  # cards can come and go with LDCT_BENCH_CARDS
-        for card in card_files(kind).values():
+        for card in cards.values():
             store.store(group=kind, name=card.name, node=load_card(kind, card))
+    _registered = state
 
 
 def describe(kind: str) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from .metrics import NAMES, bootstrap_ci, correlations
+from .rundir import RESULTS
 from .config import effective_shots
 
-RESULTS = "results.json"
 
 
 def config_digest(cfg: DictConfig, data_fingerprint: str) -> str:

@@ -9,7 +9,10 @@ from pathlib import Path
 from .errors import UserError
 from .secrets import mask_override
 
-RUN_FILE = "run.json"
+RUN_FILE = "run.json"  # config digest and overrides: what resume replays
+PREDICTIONS = "predictions.jsonl"  # the journal of test items: the run's source of truth
+CALIBRATION = "calibration.jsonl"  # error feedback's calibration answers
+RESULTS = "results.json"
 _OUTPUT_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir=")
 
 

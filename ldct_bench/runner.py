@@ -24,12 +24,10 @@ from .journal import Journal
 from .metadata.noise import noise_column
 from .metadata.region import require_regions, unlabelled
 from .results import config_digest, summarize, write_results
-from .rundir import claim
+from .rundir import CALIBRATION, PREDICTIONS, claim
 from .scale import CATEGORIES, category_of
 from .strategies import make_strategy
 
-PREDICTIONS = "predictions.jsonl"
-CALIBRATION = "calibration.jsonl"
 
 
 def prediction_record(item: Item, request: Request, outcome: Outcome, cost: float | None) -> dict[str, Any]:

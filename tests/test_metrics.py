@@ -63,3 +63,17 @@ def test_bootstrap_ci_brackets_the_estimate_and_is_seeded():
         assert lo <= point[name] <= hi
         assert hi - lo > 0.01
     assert bootstrap_ci(y, p, resamples=300, seed=1) == ci
+
+
+def test_vectorised_resample_metrics_equal_scipy_ties_included():
+    import numpy as np
+
+    from ldct_bench.metrics import resampled_correlations
+    rng = np.random.default_rng(5)
+    y = np.round(rng.uniform(0, 4, (40, 30)) * 5) / 5  # multiples of 0.2, like the labels
+    p = np.round(y + rng.normal(0, 0.8, (40, 30)))  # integer answers: many ties
+    batch = resampled_correlations(y, p)
+    for row in range(40):
+        single = correlations(y[row], p[row])
+        for name, value in single.items():
+            assert batch[name][row] == pytest.approx(value, abs=1e-12)

@@ -8,8 +8,6 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ..errors import UserError
-from .plots import write_plots
-from .runs import read_predictions
 
 LOGGERS = ("none", "wandb")
 
@@ -18,6 +16,9 @@ def log_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any]) -> None:
     """Write the run's plots (every run), then send it to the configured logger."""
     if cfg.logger.name not in LOGGERS:
         raise UserError(f"logger '{cfg.logger.name}' has no reporter; use logger={' or logger='.join(LOGGERS)}")
+    from .plots import write_plots  # matplotlib and the journal reader load only when a run ends
+    from .runs import read_predictions
+
     records = read_predictions(run_dir)
     figures = write_plots(run_dir, records, results)
     if cfg.logger.name == "wandb" and getattr(cfg.logger.mode, "value", cfg.logger.mode) != "disabled":

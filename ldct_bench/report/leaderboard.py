@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import UserError
-from ..results import RESULTS
+from ..rundir import RESULTS
 from .plots import SCATTER, scatter_png
 from .published import published_results
 from .runs import find_run_dirs, read_predictions, read_results

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import UserError
-from ..results import RESULTS
-from ..runner import PREDICTIONS
+from ..rundir import PREDICTIONS, RESULTS
 
 
 def read_results(run_dir: Path) -> dict[str, Any] | None:

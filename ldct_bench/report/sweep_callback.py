@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..results import RESULTS
+from ..rundir import RESULTS
 
 SWEEP_GROUP_ENV = "LDCT_BENCH_SWEEP_GROUP"  # read by the W&B logger: one group for all jobs of a sweep
 

@@ -26,8 +26,7 @@ from PIL import Image
 from ..data.render import window_u8
 from ..data.task import load_task
 from ..errors import UserError
-from ..results import RESULTS
-from ..runner import PREDICTIONS
+from ..rundir import PREDICTIONS, RESULTS
 from ..scale import CATEGORIES, category_of
 from ..secrets import MASK, is_secret_name, mask_secrets, redact
 from .plots import score_histogram, scored_pairs, title_of
