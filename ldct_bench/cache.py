@@ -18,17 +18,29 @@ def cache_key(identity: dict[str, Any], messages: list[dict[str, Any]]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def _setup(db: sqlite3.Connection, attempts: int = 50) -> None:
+    """WAL mode and the table. Switching to WAL can answer "locked" at once (no busy wait) while another
+    process is creating the same file, so the setup is retried briefly."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL,"
+                       " text TEXT NOT NULL, usage TEXT)")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + 0.05 * attempt)
+
+
 class ResponseCache:
     def __init__(self, directory: Path):
         directory = Path(directory).expanduser()
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(directory / "responses.sqlite", timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL,"
-                " text TEXT NOT NULL, usage TEXT)")
+            _setup(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cache dir {directory} is not usable ({exc}); set cache.dir to a writable folder "
                             "or cache.mode=off") from None
