@@ -73,6 +73,22 @@ def stub() -> Iterator[Stub]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def task_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared 40 train + 20 test release with regions, shared by the protocol tests."""
+    from protocol_helpers import build_task
+
+    return build_task(tmp_path_factory.mktemp("task-40-20"))
+
+
+@pytest.fixture
+def task(task_dir: Path, data_store: Path):
+    """That release opened as a Task, rendered at the small test size."""
+    from protocol_helpers import SMALL, open_task
+
+    return open_task(task_dir, data_store, image_size=SMALL)
+
+
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, module: str = "ldct_bench",
             timeout: float = 240) -> subprocess.CompletedProcess:
     """Run `python -m ldct_bench ARGS` (or another module) as a user would, capturing output."""

@@ -9,21 +9,11 @@ from ldct_bench.errors import UserError
 from ldct_bench.strategies import calibration_pool
 
 from conftest import invoke, read_jsonl, run_cli
-from protocol_helpers import (SMALL, assert_metrics_match, build_task, data_url, images, open_task, strategy,
+from protocol_helpers import (SMALL, assert_metrics_match, data_url, images, strategy,
                               task_args, text)
 
 FEEDBACK = re.compile(r"True score: (\d\.\d)\. Your earlier score: (\d\.\d)\. Absolute error: (\d\.\d\d)\.")
 NOISE = re.compile(r"Estimated noise level: \d\.\d{3}\.")
-
-
-@pytest.fixture(scope="module")
-def task_dir(tmp_path_factory):
-    return build_task(tmp_path_factory.mktemp("task-40-20"))
-
-
-@pytest.fixture
-def task(task_dir, data_store):
-    return open_task(task_dir, data_store, image_size=SMALL)
 
 
 def run(stub, task_dir, run_dir, *args):

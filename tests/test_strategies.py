@@ -11,20 +11,10 @@ from ldct_bench.strategies import ErrorFeedback
 from ldct_bench.strategies.prompt import QUERY_LEAD
 
 from conftest import run_cli
-from protocol_helpers import (SMALL, assert_metrics_match, build_task, data_url, images, open_task, strategy,
+from protocol_helpers import (SMALL, assert_metrics_match, data_url, images, open_task, strategy,
                               task_args, text)
 
 NOISE_TEXT = re.compile(r"Estimated noise level: (\d\.\d{3})\.")
-
-
-@pytest.fixture(scope="module")
-def task_dir(tmp_path_factory):
-    return build_task(tmp_path_factory.mktemp("task-40-20"))
-
-
-@pytest.fixture
-def task(task_dir, data_store):
-    return open_task(task_dir, data_store, image_size=SMALL)
 
 
 def chat(built, task, index=0):
