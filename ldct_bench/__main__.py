@@ -41,6 +41,9 @@ def run_job(cfg: DictConfig) -> float | None:
         _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {resume_command(run_dir)}", 130)
     print(format_table(results))
     print(f"run dir: {run_dir}")
+    if results["stopped_by_budget"]:
+        print(f"ldct-bench: note: stopped at max_cost=${cfg.max_cost:g} with {results['n_answered']} of "
+              f"{results['n']} items answered; continue with: {resume_command(run_dir)} max_cost=MORE", file=sys.stderr)
     if results["coverage"] < cfg.min_coverage:
         _fail(f"coverage {results['coverage']:.0%} is below min_coverage={cfg.min_coverage:g}; "
               f"failures: {results['failures']}", 3)
