@@ -66,24 +66,29 @@ def _explain(exc: Exception, overrides: list[str], known: Iterable[str]) -> str:
     return (detail or text).splitlines()[0] if (detail or text) else exc.__class__.__name__
 
 
+def sweep_choices(overrides: list[str]) -> list[list[str]]:
+    """Each override's alternatives as whole overrides: `shots=0,10` -> [`shots=0`, `shots=10`]."""
+    choices = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.get_key_element()
+        if override.is_sweep_override() and not key.startswith("hydra."):
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            choices.append([override.input_line])
+    return choices
+
+
 def check_command_line(argv: list[str]) -> None:
     """Compose every value a sweep names; raise UserError on the first problem."""
     register()
     overrides = user_overrides(argv)
     multirun = any(arg in ("-m", "--multirun") for arg in argv)
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    choices: list[list[str]] = []
-    for override in parsed:
-        key = override.get_key_element()
-        values = (list(override.sweep_string_iterator()) if override.is_sweep_override()
-                  else [override.get_value_element_as_str()])
-        if key.startswith("hydra."):
-            choices.append([override.input_line])
-            continue
-        if key in GROUPS and not override.is_delete():
-            for value in values:
+    choices = sweep_choices(overrides)
+    for alternatives in choices:
+        for override in alternatives:
+            key, _, value = override.partition("=")
+            if key in GROUPS:
                 check_choice(key, value)
-        choices.append([f"{key}={value}" for value in values])
     first = [values[0] for values in choices]
     combos = [first] + [first[:i] + [value] + first[i + 1:]
                         for i, values in enumerate(choices) for value in values[1:]]

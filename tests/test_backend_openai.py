@@ -16,6 +16,7 @@ from PIL import Image
 from conftest import invoke, read_jsonl, run_cli
 from ldct_bench.asking import Asker
 from ldct_bench.backends import openai_compat
+from ldct_bench.backends.vllm import free_port
 from ldct_bench.backends.base import BackendError, Request
 from ldct_bench.backends.openai_compat import OPENROUTER_URL, OpenAICompatible, resolve_endpoint
 from ldct_bench.config import CacheMode
@@ -151,13 +152,9 @@ def test_timeouts_dropped_connections_and_malformed_bodies_are_retried(stub, mon
 
 
 def test_an_address_nothing_listens_on_stops_the_run_instead_of_failing_every_item(stub, monkeypatch):
-    import socket
-
     monkeypatch.setenv("STUB_API_KEY", "k")
     monkeypatch.setattr(openai_compat, "backoff_s", lambda attempt: 0.0)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]
+    closed = free_port()  # nothing listens on it once the probe socket is closed
     card = compose_cfg(*stub.model_args(), f"model.base_url=http://127.0.0.1:{closed}/v1").model
     with pytest.raises(UserError, match=rf"cannot reach http://127.0.0.1:{closed}/v1 .*model.base_url"):
         asyncio.run(_complete(OpenAICompatible(card)))

@@ -1,9 +1,8 @@
 """Every bad input gives one clear line (what is wrong, how to fix it), a non-zero exit, no traceback."""
 
-import socket
-
 import pytest
 
+from ldct_bench.backends.vllm import free_port
 from ldct_bench.data.demo import write_release
 from ldct_bench.data.release import prepare
 
@@ -28,12 +27,6 @@ def regionless_task(tmp_path_factory):
     root = tmp_path_factory.mktemp("regionless")
     train, test = write_release(root / "raw", n_train=12, n_test=4)
     return prepare(train, test, root / "prepared")
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.parametrize("argv, phrases", [
@@ -81,7 +74,7 @@ def test_missing_api_key_names_the_variable(tmp_path, capsys, monkeypatch):
 
 def test_unreachable_endpoint(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("STUB_API_KEY", "k")
-    argv = ["model=openai-compatible", f"model.base_url=http://127.0.0.1:{_closed_port()}/v1",
+    argv = ["model=openai-compatible", f"model.base_url=http://127.0.0.1:{free_port()}/v1",
             "model.model_id=x", "model.api_key_env=STUB_API_KEY", f"hydra.run.dir={tmp_path / 'r'}"]
     _assert_one_line(invoke(argv, capsys), "cannot reach", "model.base_url")
 

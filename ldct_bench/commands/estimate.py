@@ -22,7 +22,7 @@ from typing import Any
 from PIL import Image
 
 from ..card_checks import check_model_card
-from ..compose import check_command_line, user_overrides
+from ..compose import check_command_line, sweep_choices, user_overrides
 from ..cost import has_prices, image_tokens, text_tokens
 from ..errors import UserError
 
@@ -33,12 +33,7 @@ REASONING_ANSWER_TOKENS = 1500
 
 def expand(overrides: list[str]) -> list[list[str]]:
     """One override list per job of a sweep (`model=o3,gpt-4o shots=0,10` gives four)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    choices = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
-               else [o.input_line] for o in parsed]
-    return [list(combo) for combo in itertools.product(*choices)]
+    return [list(combo) for combo in itertools.product(*sweep_choices(overrides))]
 
 
 def compose_jobs(argv: list[str]) -> list[Any]:
