@@ -1,10 +1,11 @@
-"""Helpers shared by the benchmark scripts: a stub server in its own process, timed CLI runs."""
+"""Helpers shared by the benchmark scripts: a stub server in its own process, timed CLI runs, a 300-item task."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,3 +46,23 @@ def timed_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float
 def scratch() -> Path:
     """A fresh folder for one benchmark's runs and cache."""
     return Path(tempfile.mkdtemp(prefix="ldct-bench-"))
+
+
+def bench_task(n_train: int = 120, n_test: int = 300) -> Path:
+    """A prepared synthetic task of challenge size (300 test items), built once with the project's own
+    generator and `prepare` into ~/.cache/ldct-bench/bench-task-N; later calls reuse it."""
+    from ldct_bench.data import demo
+    from ldct_bench.data.release import prepare
+
+    root = Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "ldct-bench" / f"bench-task-{n_test}"
+    dataset, stamp = root / "dataset", root / f"built-{n_train}-{n_test}-v{demo.GENERATOR_VERSION}"
+    if not stamp.exists():
+        print(f"building the benchmark task ({n_train} train / {n_test} test synthetic slices) in {root} ...", flush=True)
+        raw = root / "raw"
+        shutil.rmtree(raw, ignore_errors=True)
+        train, test = demo.write_release(raw, n_train=n_train, n_test=n_test)
+        regions = json.loads((raw / "regions.json").read_text())
+        prepare(train, test, dataset, extra={"region": regions})
+        shutil.rmtree(raw)  # the dataset keeps every TIFF byte for byte
+        stamp.touch()
+    return dataset

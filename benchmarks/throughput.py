@@ -1,91 +1,283 @@
-"""Request throughput of the API path against its ceiling, and client CPU per request.
+"""Throughput of the real command, end to end, against the concurrency limit.
 
-300 one-image requests (distinct 512x512 PNGs) go through the runner's own loop (bounded
-concurrency -> Asker -> OpenAI-compatible backend -> journal) to the stub server in its own
-process with 200 ms latency. With concurrency 32 the ceiling is 32 / 0.2 s = 160 requests/s;
-target >= 0.9 of it. Also printed: how many requests were in flight on average (the harness's
-own share of the gap) and the time per request beyond the server's latency (CPU on both sides).
+Each case starts `python -m ldct_bench model=openai-compatible ... task=ldct_iqa` as a subprocess
+(300 test items of a synthetic task built once by `common.bench_task`, `cache.mode=off` so every
+item is sent, `logger=none`) against an asyncio stand-in server (benchmarks/standin_server.py, its
+own process) that answers after a fixed latency and logs every request. Then a bare aiohttp
+client replays the bodies the command sent, at the same concurrency, to show the server and the
+loopback are not the bottleneck. Every figure comes from the server's log or the kernel:
 
-    python benchmarks/throughput.py [--items 300] [--latency 0.2] [--concurrency 32]
+- limit: C / latency requests per second (what C senders that never wait could reach);
+  "ratio" = requests / request phase / limit, where the request phase runs from the first
+  request's arrival to the last answer's departure. With N items at most N / (ceil(N/C) * C)
+  is reachable (whole waves of C): the "best" column (0.94 for 300 items at C=32).
+- in flight: peak and time-averaged number of requests the server held (of C).
+- CPU ms/req: the command's user+sys CPU (os.wait4) over its requests, "all" for the whole
+  process (start-up and teardown included), "phase" for the request phase alone (sampled
+  from /proc/PID/stat); "server" is the stand-in's CPU over the same requests.
+- start-up: process start to first request in; teardown: last answer out to process exit.
+
+    python benchmarks/throughput.py [--quick] [--case zero-shot|k10|k34 ...] [--items N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import math
 import os
-import tempfile
+import subprocess
+import sys
+import threading
 import time
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-import numpy as np
-from common import stub_model_args, stub_server
-from hydra import compose, initialize_config_dir
+import aiohttp
+from common import bench_task, scratch
 
-from ldct_bench.asking import Asker
-from ldct_bench.backends.base import Request
-from ldct_bench.backends.openai_compat import OpenAICompatible
-from ldct_bench.config import CacheMode
-from ldct_bench.data.render import to_png
-from ldct_bench.data.task import Item
-from ldct_bench.journal import Journal
-from ldct_bench.paths import resource_dir
-from ldct_bench.registry import register
-from ldct_bench.runner import Budget, score_items
-from ldct_bench.strategies.prompt import image_part
+SERVER = Path(__file__).resolve().with_name("standin_server.py")
+KEY_ENV = "BENCH_STANDIN_KEY"
+TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
 
 
-def slices(count: int) -> list[bytes]:
-    """Distinct CT-like PNGs: a disc of soft tissue with noise (the size of a real windowed slice)."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[-256:256, -256:256]
-    body = ((xx / 200.0) ** 2 + (yy / 160.0) ** 2 < 1).astype(np.float32) * (1040 / 1400)
-    return [to_png(np.clip(body + rng.normal(0, 0.01 + 0.02 * i / count, body.shape), 0, 1).astype(np.float32))
-            for i in range(count)]
+@dataclass(frozen=True)
+class Case:
+    name: str
+    shots: int  # 0 = zero-shot
+    concurrency: int
+    latency_s: float
 
 
-async def measure(cfg, items: list[Item], pngs: dict[str, bytes], folder: Path) -> tuple[float, float, dict]:
-    backend = OpenAICompatible(cfg.model)
-    asker = Asker(backend, None, CacheMode.off, cfg.model.reasks)
-    build = lambda item, index: Request(item, [
-        {"role": "system", "content": "Rate the quality of this CT slice from 0 to 4."},
-        {"role": "user", "content": [{"type": "text", "text": "Rate this slice."}, image_part(pngs[item.id])]}])
-    await backend.start(None)
+CASES = {case.name: case for case in (Case("zero-shot", 0, 32, 0.2), Case("k10", 10, 32, 1.0),
+                                      Case("k34", 34, 16, 2.0))}
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The request phase as the server logged it."""
+
+    requests: int
+    first_in: float
+    last_out: float
+    peak: int
+    mean: float
+    body_mib: float
+
+    @property
+    def seconds(self) -> float:
+        return self.last_out - self.first_in
+
+    def ratio(self, case: Case) -> float:
+        return self.requests / self.seconds / (case.concurrency / case.latency_s)
+
+
+def phase_of(rows: list[list[float]]) -> Phase:
+    """Phase bounds, peak and mean requests in flight from [arrived, read, answered, bytes] rows."""
+    if not rows:
+        raise SystemExit("throughput: the stand-in server logged no request; see the command's output above")
+    first, last = min(r[0] for r in rows), max(r[2] for r in rows)
+    events = sorted([(r[0], 1) for r in rows] + [(r[2], -1) for r in rows])
+    level = peak = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    busy = sum(r[2] - r[0] for r in rows)
+    return Phase(len(rows), first, last, peak, busy / (last - first), sum(r[3] for r in rows) / len(rows) / 2**20)
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a live process (None once it is gone)."""
     try:
-        cpu, wall = time.process_time(), time.perf_counter()
-        records = await score_items(items, build, asker, Journal(folder / "predictions.jsonl"), cfg,
-                                    Budget(None), "throughput")
-        return time.perf_counter() - wall, time.process_time() - cpu, records
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) * TICK_S
+
+
+@contextlib.contextmanager
+def standin(latency_s: float, keep: int) -> Iterator[tuple[str, int]]:
+    """The stand-in server in its own process; yields its base URL and pid."""
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency_s), "--keep", str(keep)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip().rsplit(" ", 1)[-1], proc.pid
     finally:
-        await backend.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def control(url: str, path: str, post: bool = False) -> bytes:
+    root = url.removesuffix("/v1")
+    with urllib.request.urlopen(urllib.request.Request(root + path, method="POST" if post else "GET")) as reply:
+        return reply.read()
+
+
+@dataclass
+class Exit:
+    """How the command's process went: when it started and ended, its CPU, sampled CPU over time."""
+
+    started: float
+    ended: float = 0.0
+    cpu_s: float = 0.0
+    status: int = 0
+    samples: list[tuple[float, float]] | None = None
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds spent between two instants, from the /proc samples (linear between samples)."""
+        def at(moment: float) -> float:
+            before = [s for s in self.samples if s[0] <= moment] or self.samples[:1]
+            after = [s for s in self.samples if s[0] >= moment] or self.samples[-1:]
+            (t0, c0), (t1, c1) = before[-1], after[0]
+            return c0 if t1 == t0 else c0 + (c1 - c0) * (moment - t0) / (t1 - t0)
+        return at(end) - at(start)
+
+
+def run_command(args: list[str], env: dict[str, str], cwd: Path) -> Exit:
+    """Run `python -m ldct_bench ARGS`, sampling its CPU every 20 ms; its output goes to cwd/command.log."""
+    with open(cwd / "command.log", "wb") as log:
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "ldct_bench", *args], env=env, cwd=cwd,
+                                stdout=log, stderr=subprocess.STDOUT)
+    run = Exit(started, samples=[(started, 0.0)])
+
+    def reap() -> None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        run.ended, run.status, run.cpu_s = time.monotonic(), os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
+
+    waiter = threading.Thread(target=reap)
+    waiter.start()
+    while waiter.is_alive():
+        cpu = proc_cpu_s(proc.pid)
+        if cpu is not None:
+            run.samples.append((time.monotonic(), cpu))
+        time.sleep(0.02)
+    waiter.join()
+    proc.returncode = run.status  # reaped above: keep Popen from waiting again
+    run.samples.append((run.ended, run.cpu_s))
+    if run.status != 0:
+        tail = (cwd / "command.log").read_text(errors="replace")[-2000:]
+        raise SystemExit(f"throughput: the command exited with {run.status}:\n{tail}")
+    return run
+
+
+def command_args(case: Case, url: str, task: Path, items: int, run_dir: Path) -> list[str]:
+    strategy = ["strategy=zero_shot"] if case.shots == 0 else ["strategy=few_shot", f"shots={case.shots}"]
+    return ["model=openai-compatible", f"model.base_url={url}", "model.model_id=standin", f"model.api_key_env={KEY_ENV}",
+            f"model.concurrency={case.concurrency}", "task=ldct_iqa", f"task.path={task}", *strategy,
+            f"limit={items}", "cache.mode=off", "logger=none", f"hydra.run.dir={run_dir}"]
+
+
+def command_env(root: Path, store: Path) -> dict[str, str]:
+    return {**os.environ, KEY_ENV: "bench", "LDCT_BENCH_CARDS": "", "LDCT_BENCH_CACHE": str(root / "cache"),
+            "LDCT_BENCH_DATA": str(store), "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled"}
+
+
+async def bare_client(url: str, bodies: list[bytes], count: int, concurrency: int) -> None:
+    """Send `count` requests (cycling through `bodies`) with `concurrency` senders that never wait."""
+    headers = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
+    sent = iter(range(count))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
+        async def sender() -> None:
+            for index in sent:
+                async with session.post(f"{url}/chat/completions", data=bodies[index % len(bodies)],
+                                        headers=headers) as reply:
+                    reply.raise_for_status()
+                    await reply.read()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+
+
+def scored(run_dir: Path) -> int:
+    lines = (run_dir / "predictions.jsonl").read_text().splitlines()
+    return sum(1 for line in lines if json.loads(line)["score"] is not None)
+
+
+@dataclass
+class Figures:
+    case: Case
+    items: int
+    real: Phase
+    bare: Phase
+    run: Exit
+    server_cpu_s: float
+    scored: int
+    load: float
+
+    def row(self) -> str:
+        case, real, run = self.case, self.real, self.run
+        best = self.items / (math.ceil(self.items / case.concurrency) * case.concurrency)
+        phase_cpu = run.cpu_between(real.first_in, real.last_out)
+        return (f"{case.name:<9} {self.items:>5} {case.concurrency:>3} {case.latency_s:>5.1f} {real.body_mib:>6.2f} "
+                f"{real.requests / real.seconds:>6.1f} {case.concurrency / case.latency_s:>6.1f} "
+                f"{real.ratio(case):>5.2f} {best:>5.2f} {self.bare.ratio(case):>5.2f} "
+                f"{real.peak:>3}/{real.mean:>5.1f} {1000 * run.cpu_s / real.requests:>6.1f} "
+                f"{1000 * phase_cpu / real.requests:>6.1f} {1000 * self.server_cpu_s / real.requests:>6.1f} "
+                f"{real.first_in - run.started:>6.2f} {run.ended - real.last_out:>6.2f} "
+                f"{self.items - self.scored:>4} {self.load:>5.2f}")
+
+
+HEADER = ("case      items   C   lat  MiB/r  req/s  limit ratio  best  bare peak/mean "
+          "cpu/r  phase server start-up teardown fail load1")
+
+
+def measure(case: Case, items: int, task: Path, root: Path, store: Path) -> Figures:
+    """One case: the real command, then the bare client with the bodies it sent, on one stand-in server."""
+    load = os.getloadavg()[0]
+    run_dir = root / case.name
+    run_dir.mkdir()
+    with standin(case.latency_s, keep=case.concurrency) as (url, server_pid):
+        server_before = proc_cpu_s(server_pid)
+        run = run_command(command_args(case, url, task, items, run_dir / "run"), command_env(root, store), run_dir)
+        server_cpu = proc_cpu_s(server_pid) - server_before
+        real_rows = json.loads(control(url, "/_log"))["rows"]
+        real = phase_of(real_rows)
+        kept = [control(url, f"/_bodies/{i}") for i in range(min(case.concurrency, real.requests))]
+        control(url, "/_reset", post=True)
+        asyncio.run(bare_client(url, kept, real.requests, case.concurrency))
+        bare_rows = json.loads(control(url, "/_log"))["rows"]
+        bare = phase_of(bare_rows)
+    (run_dir / "timeline.json").write_text(json.dumps({  # for a closer look: where the gaps are
+        "started": run.started, "ended": run.ended, "cpu_samples": run.samples,
+        "command_rows": real_rows, "bare_rows": bare_rows}))
+    return Figures(case, items, real, bare, run, server_cpu, scored(run_dir / "run"), load)
+
+
+def warm_up(task: Path, root: Path, store: Path) -> None:
+    """One small untimed run, so the first case does not pay for a cold page cache."""
+    (root / "warm-up").mkdir()
+    with standin(0.0, keep=0) as (url, _):
+        run_command(command_args(CASES["zero-shot"], url, task, 2, root / "warm-up" / "run"),
+                    command_env(root, store), root / "warm-up")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=300)
-    parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--case", action="append", choices=list(CASES), help="run only this case (repeatable)")
+    parser.add_argument("--items", type=int, default=300, help="test items per case (the task has 300)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: two waves of requests per case")
+    parser.add_argument("--no-warm-up", action="store_true", help="skip the untimed warm-up run")
     args = parser.parse_args()
-    os.environ["STUB_API_KEY"] = "bench"
-    pngs = {f"b{i:04d}": png for i, png in enumerate(slices(args.items))}
-    items = [Item(item_id, "test", 2.0) for item_id in pngs]
-    register()
-    with stub_server(args.latency) as url, tempfile.TemporaryDirectory() as folder:
-        with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=[*stub_model_args(url),
-                                                           f"model.concurrency={args.concurrency}"])
-        wall, cpu, records = asyncio.run(measure(cfg, items, pngs, Path(folder)))
-    ceiling = args.concurrency / args.latency
-    achieved = len(records) / wall
-    failed = sum(1 for r in records.values() if r["score"] is None)
-    print(f"requests: {len(records)} ({failed} failed), image ~{np.mean([len(p) for p in pngs.values()]) / 1024:.0f} KiB PNG")
-    print(f"wall: {wall:.2f} s; throughput {achieved:.1f} req/s vs ceiling {ceiling:.0f} req/s "
-          f"(concurrency {args.concurrency} / {args.latency:g} s) = {achieved / ceiling:.2f} of the limit (target >= 0.9)")
-    print(f"client CPU: {cpu:.2f} s = {1000 * cpu / len(records):.1f} ms per request")
-    latencies = sorted(r["latency_s"] for r in records.values())
-    print(f"requests in flight: {sum(latencies) / wall:.1f} on average of {args.concurrency}; time per request "
-          f"median {np.median(latencies):.3f} s, p90 {latencies[int(0.9 * len(latencies))]:.3f} s "
-          f"(server latency {args.latency:g} s; the excess is HTTP + JSON work on both sides)")
+    task = bench_task()
+    store, root = task.parent / "store", scratch()
+    if not args.no_warm_up:
+        warm_up(task, root, store)
+    print(f"{os.cpu_count()} cores; load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"runs in {root}")
+    print(HEADER, flush=True)
+    for name in args.case or list(CASES):
+        case = CASES[name]
+        items = min(args.items, 2 * case.concurrency) if args.quick else args.items
+        print(measure(case, items, task, root, store).row(), flush=True)
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; per-case timelines: "
+          f"{root}/CASE/timeline.json, the command's output: {root}/CASE/command.log")
+    print("ratio = req/s / limit, limit = C / latency; best = whole waves of C; bare = the same bodies from a bare "
+          "aiohttp client; peak/mean = requests in flight at the server; cpu/r, phase, server = CPU ms per request "
+          "(command whole run, command during the request phase, stand-in server); start-up, teardown in s")
 
 
 if __name__ == "__main__":

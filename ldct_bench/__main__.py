@@ -13,7 +13,7 @@ from .compose import check_command_line
 from .errors import UserError
 from .paths import resource_dir
 from .registry import register
-from .rundir import expand_resume, resume_command
+from .rundir import RunLock, expand_resume, has_answers, remove_unused, resume_command
 from .secrets import scrub_yaml_folder
 
 
@@ -23,11 +23,19 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def run_job(cfg: DictConfig) -> float | None:
-    """One Hydra job: run, print the table, hand results to the loggers; returns `overall` for sweepers."""
+    """One Hydra job: run, print the table, hand results to the loggers; returns `overall` for sweepers.
+
+    The run holds its run dir's lock throughout; a start that fails before its first answer removes
+    what it set up (Hydra's .hydra/ and log, run.json), so the corrected command starts clean."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
     if hydra_cfg.output_subdir:  # Hydra wrote .hydra/ before this job: mask keys given on the command line
         scrub_yaml_folder(run_dir / hydra_cfg.output_subdir)
+    lock = RunLock(run_dir)
+    try:
+        lock.acquire()
+    except UserError as exc:
+        _fail(str(exc))  # another run owns this dir: touch nothing of it
     try:
         from .report import log_run
         from .results import format_table
@@ -36,9 +44,18 @@ def run_job(cfg: DictConfig) -> float | None:
         results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
         log_run(cfg, run_dir, results)
     except UserError as exc:
-        _fail(str(exc))
+        remove_unused(run_dir)
+        _fail(str(exc), getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
+        if not has_answers(run_dir):
+            remove_unused(run_dir)
+            _fail("interrupted before any item was scored", 130)
         _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {resume_command(run_dir)}", 130)
+    except BaseException:
+        remove_unused(run_dir)
+        raise
+    finally:
+        lock.release()
     print(format_table(results))
     print(f"run dir: {run_dir}")
     if results["stopped_by_budget"]:

@@ -1,22 +1,33 @@
-"""One item's answer: response cache, the backend call, parsing, and re-asks when unreadable."""
+"""One item's answer: response cache, the backend call, reading the reply, and re-asks when unreadable.
+
+Whatever goes wrong while reading one reply (an unreadable answer, or a bug in a reader) becomes a
+failure on that item with its reason: a reply can never stop a run.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .answer import Answer, AnswerError, parse_answer
+from .answer import AnswerError, parse_answer
 from .backends.base import BackendError, Completion, ModelBackend, Request, Usage
 from .cache import ResponseCache, cache_key
 from .config import CacheMode
 from .errors import UserError
 
 REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
+Reader = Callable[[Completion], Any]  # raises AnswerError on an unusable reply
+
+
+def read_text(completion: Completion) -> Any:
+    """The default reader: the score in the reply's text."""
+    return parse_answer(completion.text)
 
 
 @dataclass
 class Outcome:
-    answer: Answer | None
+    answer: Any | None
     error: str | None = None
     raw: str | None = None
     usage: Usage = field(default_factory=Usage)
@@ -26,27 +37,39 @@ class Outcome:
     cached: bool = False
 
 
+def read_safely(read: Reader, completion: Completion) -> tuple[Any | None, str | None]:
+    """(answer, None) or (None, reason); an unexpected exception in the reader is a reason too, never a crash."""
+    try:
+        return read(completion), None
+    except AnswerError as exc:
+        return None, f"unparseable answer ({exc})"
+    except Exception as exc:  # noqa: BLE001 - a reader bug must cost one item, not the run
+        return None, f"reader error ({exc.__class__.__name__}: {str(exc)[:120]})"
+
+
 class Asker:
     def __init__(self, backend: ModelBackend, cache: ResponseCache | None, mode: CacheMode, reasks: int,
-                 parse: Callable[[str | None], Any] = parse_answer):
+                 read: Reader = read_text, seed: int | None = None):
         self.backend = backend
-        self.parse = parse  # raises AnswerError on an unusable reply (a score by default; region labels too)
+        self.read = read  # a score by default; region labels too
         self.cache = cache if getattr(backend, "cacheable", True) and mode != CacheMode.off else None
         self.mode = mode
         self.reasks = reasks
+        self.seed = seed
         self.requests_sent = 0
         self.fatal: UserError | None = None  # a rejected key or unknown model: every later ask fails at once
+        self.store_error: str | None = None  # the cache refused an answer: the run stops taking new items
 
-    async def ask(self, request: Request) -> Outcome:
-        key = cache_key(self.backend.identity(), request.messages) if self.cache else ""
+    async def ask(self, request: Request, sample: int = 0) -> Outcome:
+        """The answer to `request`; `sample` numbers independent answers to the same messages."""
+        key = cache_key(self.backend.identity(), request.messages, sample=sample, seed=self.seed) if self.cache else ""
         if self.cache and self.mode == CacheMode.use:
             hit = self.cache.get(key)
             if hit is not None:
-                text, usage = hit
-                try:
-                    return Outcome(self.parse(text), raw=text, usage=Usage(**usage), cached=True)
-                except AnswerError:
-                    pass  # an older parser accepted it; ask again
+                text, usage, logprobs = hit
+                answer, _ = read_safely(self.read, Completion(text, Usage(**usage), logprobs=logprobs))
+                if answer is not None:  # else an older reader accepted it: ask again
+                    return Outcome(answer, raw=text, usage=Usage(**usage), cached=True)
         outcome = Outcome(answer=None)
         messages = request.messages
         for reask in range(self.reasks + 1):
@@ -61,18 +84,23 @@ class Asker:
             outcome.attempts += completion.attempts
             outcome.reasks = reask
             outcome.raw = completion.text
-            try:
-                outcome.answer, outcome.error = self.parse(completion.text), None
-            except AnswerError as exc:
-                outcome.error = f"unparseable answer ({exc})"  # the reason stays in the run's failure summary
+            outcome.answer, outcome.error = read_safely(self.read, completion)
+            if outcome.answer is None:
                 messages = [*request.messages, {"role": "assistant", "content": completion.text},
-                            {"role": "user", "content": REASK.format(reason=exc)}]
+                            {"role": "user", "content": REASK.format(reason=outcome.error)}]
                 continue
             if self.cache:  # under the original messages, so a rerun of the same item is free
-                self.cache.put(key, str(self.backend.identity().get("model_id")), completion.text,
-                               outcome.usage.as_dict())
+                self._store(key, completion, outcome.usage)
             return outcome
         return outcome
+
+    def _store(self, key: str, completion: Completion, usage: Usage) -> None:
+        """Put a good answer in the cache; a cache that refuses it (full disk) is noted, the answer kept."""
+        try:
+            self.cache.put(key, str(self.backend.identity().get("model_id")), completion.text,  # type: ignore[union-attr]
+                           usage.as_dict(), completion.logprobs)
+        except (sqlite3.Error, OSError, UserError) as exc:
+            self.store_error = self.store_error or str(exc).splitlines()[0][:200]
 
     async def _send(self, request: Request) -> Completion:
         if self.fatal is not None:

@@ -12,9 +12,37 @@ from typing import Any
 from .errors import UserError
 
 
-def cache_key(identity: dict[str, Any], messages: list[dict[str, Any]]) -> str:
-    """Model id + endpoint + generation settings + the full messages (image bytes included)."""
-    blob = json.dumps({"identity": identity, "messages": messages}, sort_keys=True, separators=(",", ":"))
+KEY_VERSION = 2  # 2: images keyed by their SHA-256 and the sample number + seed added (version-1 entries no longer hit)
+_IMAGE_DIGESTS: dict[str, str] = {}  # data URL -> its SHA-256, so each image is hashed once per run
+_MAX_DIGESTS = 8192
+
+
+def image_digest(url: str) -> str:
+    """SHA-256 of an image's data URL, remembered: a string's own hash is cached, so a repeat lookup is cheap."""
+    digest = _IMAGE_DIGESTS.get(url)
+    if digest is None:
+        if len(_IMAGE_DIGESTS) >= _MAX_DIGESTS:
+            _IMAGE_DIGESTS.clear()
+        digest = _IMAGE_DIGESTS[url] = hashlib.sha256(url.encode("ascii", "surrogateescape")).hexdigest()
+    return digest
+
+
+def _keyed_part(part: Any) -> Any:
+    """A content part with its image replaced by the image's digest (megabytes of base64 are never re-serialised)."""
+    if isinstance(part, dict) and part.get("type") == "image_url":
+        image = dict(part["image_url"])
+        image["url"] = "sha256:" + image_digest(image["url"])
+        return {**part, "image_url": image}
+    return part
+
+
+def cache_key(identity: dict[str, Any], messages: list[dict[str, Any]], **sample: Any) -> str:
+    """Model id + endpoint + generation settings + the messages (each image by its digest) + the sample
+    (number and seed), so repeated samples and new seeds are new answers while an identical rerun is free."""
+    keyed = [{**m, "content": [_keyed_part(p) for p in m["content"]]} if isinstance(m.get("content"), list) else m
+             for m in messages]
+    blob = json.dumps({"v": KEY_VERSION, "identity": identity, "messages": keyed, "sample": sample},
+                      sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -26,7 +54,10 @@ def _setup(db: sqlite3.Connection, attempts: int = 50) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT, created REAL,"
-                       " text TEXT NOT NULL, usage TEXT)")
+                       " text TEXT NOT NULL, usage TEXT, logprobs TEXT)")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(responses)")}
+            if "logprobs" not in columns:  # a cache made before expected-level scoring
+                db.execute("ALTER TABLE responses ADD COLUMN logprobs TEXT")
             return
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or attempt == attempts - 1:
@@ -45,13 +76,16 @@ class ResponseCache:
             raise UserError(f"cache dir {directory} is not usable ({exc}); set cache.dir to a writable folder "
                             "or cache.mode=off") from None
 
-    def get(self, key: str) -> tuple[str, dict[str, int]] | None:
-        row = self._db.execute("SELECT text, usage FROM responses WHERE key = ?", (key,)).fetchone()
-        return (row[0], json.loads(row[1] or "{}")) if row else None
+    def get(self, key: str) -> tuple[str, dict[str, int], list[dict[str, Any]] | None] | None:
+        """(text, usage, token log-probabilities or None) of a stored answer."""
+        row = self._db.execute("SELECT text, usage, logprobs FROM responses WHERE key = ?", (key,)).fetchone()
+        return (row[0], json.loads(row[1] or "{}"), json.loads(row[2]) if row[2] else None) if row else None
 
-    def put(self, key: str, model: str, text: str, usage: dict[str, int]) -> None:
-        self._db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
-                         (key, model, time.time(), text, json.dumps(usage)))
+    def put(self, key: str, model: str, text: str, usage: dict[str, int],
+            logprobs: list[dict[str, Any]] | None = None) -> None:
+        self._db.execute("INSERT OR REPLACE INTO responses (key, model, created, text, usage, logprobs) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (key, model, time.time(), text, json.dumps(usage),
+                                                       json.dumps(logprobs) if logprobs is not None else None))
 
     def close(self) -> None:
         self._db.close()

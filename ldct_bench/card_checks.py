@@ -12,6 +12,7 @@ from typing import Any
 
 from .cost import IMAGE_TOKEN_RULES
 from .errors import UserError, did_you_mean
+from .lifecycle import STATUSES, parse_date
 from .secrets import looks_like_key
 
 VIA = ("vendor", "openrouter")
@@ -48,6 +49,7 @@ def model_card_problems(card: Any) -> list[str]:
     for name, low in (("concurrency", 1), ("max_retries", 0), ("reasks", 0)):
         if getattr(card, name) < low:
             problems.append(f"{name}={getattr(card, name)} must be at least {low}")
+    problems += lifecycle_problems(card)
     if card.timeout_s <= 0:
         problems.append(f"timeout_s={card.timeout_s} must be positive")
     if card.max_tokens is not None and card.max_completion_tokens is not None:
@@ -58,6 +60,22 @@ def model_card_problems(card: Any) -> list[str]:
             problems.append("a vllm card needs serve.hf_id (the model to launch) or base_url (a running server)")
         if not card.base_url and "{port}" not in " ".join(card.serve.command):
             problems.append("serve.command must contain {port} so the launched server listens where it is asked")
+    return problems
+
+
+def lifecycle_problems(card: Any) -> list[str]:
+    """Status, dates and limits: a card that cannot say whether its model exists or what fits in it."""
+    problems = [p for p in [_choice("status", card.status, STATUSES)] if p]
+    for name in ("retires", "checked"):
+        try:
+            parse_date(getattr(card, name))
+        except ValueError:
+            problems.append(f"{name}={getattr(card, name)!r} is not a date; write it as YYYY-MM-DD")
+    if card.status == "deprecated" and not card.retires:
+        problems.append("a deprecated card needs retires: the shutdown date its vendor announced (YYYY-MM-DD)")
+    for name in ("context_window", "max_images_per_request", "rate_limit_tpm", "rate_limit_rpm"):
+        if getattr(card, name) is not None and getattr(card, name) <= 0:
+            problems.append(f"{name}={getattr(card, name)} must be positive, or null for no limit")
     return problems
 
 

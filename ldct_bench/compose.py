@@ -9,13 +9,14 @@ from typing import Iterable
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .errors import UserError, did_you_mean
 from .paths import resource_dir
 from .registry import CARD_KINDS, CONF_GROUPS, check_choice, register
+from .secrets import mask_override, redact
 
 GROUPS = (*CARD_KINDS, *CONF_GROUPS)
 # Hydra's own flags that take a value; everything else starting with '-' is a switch.
@@ -66,10 +67,25 @@ def _explain(exc: Exception, overrides: list[str], known: Iterable[str]) -> str:
     return (detail or text).splitlines()[0] if (detail or text) else exc.__class__.__name__
 
 
+def _parse(overrides: list[str]) -> list:
+    """Hydra's parse, one override at a time so a grammar error names its override (with secrets masked)."""
+    parser, parsed = OverridesParser.create(), []
+    for line in overrides:
+        try:
+            parsed += parser.parse_overrides([line])
+        except OverrideParseException as exc:
+            shown = mask_override(line)
+            detail = f" ({str(exc).splitlines()[0]})" if shown == line else ""
+            key = line.partition("=")[0]
+            raise UserError(f"cannot read the override {shown}{detail}; quote a value that holds = ? & or spaces, "
+                            f"e.g. \"{key}='...'\"") from None
+    return parsed
+
+
 def sweep_choices(overrides: list[str]) -> list[list[str]]:
     """Each override's alternatives as whole overrides: `shots=0,10` -> [`shots=0`, `shots=10`]."""
     choices = []
-    for override in OverridesParser.create().parse_overrides(overrides):
+    for override in _parse(overrides):
         key = override.get_key_element()
         if override.is_sweep_override() and not key.startswith("hydra."):
             choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
@@ -100,7 +116,7 @@ def check_command_line(argv: list[str]) -> None:
                 del cfg.hydra
                 OmegaConf.to_container(cfg, resolve=True)
             except (HydraException, OmegaConfBaseException, ValueError) as exc:
-                raise UserError(_explain(exc, combo, _leaf_keys(compose(config_name="config")))) from None
+                raise UserError(redact(_explain(exc, combo, _leaf_keys(compose(config_name="config"))))) from None
             check_writable(Path(output))
 
 

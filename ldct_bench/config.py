@@ -40,6 +40,8 @@ class ServeConfig:
     args: List[str] = field(default_factory=list)
     max_model_len: Optional[int] = None
     images_per_prompt: Optional[int] = None
+    # Largest image side memory profiling reserves for (the task sends 512x512); null = the model's maximum.
+    image_px: Optional[int] = None
     tensor_parallel_size: int = 1
     startup_timeout_s: float = 900.0
     health_path: str = "/health"
@@ -72,12 +74,23 @@ class ModelCard:
     rate_limit_rpm: Optional[float] = None
     timeout_s: float = 180.0
     max_retries: int = 6
+    max_retry_after_s: float = 60.0  # a longer Retry-After means a quota, not a burst: fail the attempt instead
     reasks: int = 1
     price_input_per_mtok: Optional[float] = None
     price_output_per_mtok: Optional[float] = None
     price_cached_input_per_mtok: Optional[float] = None
     image_token_rule: str = "openai"
     serve: ServeConfig = field(default_factory=ServeConfig)
+    # Lifecycle and limits, as the vendor's pages say on the `checked` date (ldct_bench/lifecycle.py, fit.py).
+    status: str = "active"  # active | deprecated | retired
+    retires: Optional[str] = None  # ISO date the vendor shuts the model down
+    successor: Optional[str] = None  # the card to use instead
+    checked: Optional[str] = None  # ISO date the card's facts were read from `sources`
+    sources: List[str] = field(default_factory=list)
+    context_window: Optional[int] = None  # prompt + answer tokens the endpoint accepts
+    max_images_per_request: Optional[int] = None
+    rate_limit_tpm: Optional[float] = None  # input tokens per minute (the card's default tier)
+    logprobs: bool = False  # the endpoint returns token log-probabilities for chat requests with images
 
 
 @dataclass
@@ -113,7 +126,10 @@ class StrategyConfig:
     default_shots: int = 0
     max_shots: Optional[int] = None
     selection: str = "random"  # sliding_window | random | stratified | same_region | fixed
-    calibration_pool: int = 40  # error_feedback: training images scored once per run
+    calibration_pool: int = 40  # error_feedback, calibration=pool: training images scored once per run
+    # error_feedback: `pool` shows examples from one fixed scored pool; `per_item` draws fresh examples for each
+    # test image from the whole train split (the paper's protocol), each drawn image scored once per run.
+    calibration: str = "pool"
 
 
 @dataclass
@@ -159,6 +175,8 @@ class RunConfig:
     max_cost: Optional[float] = None
     min_coverage: float = 0.0
     bootstrap: int = 1000
+    repeats: int = 1  # independent answers per item (at the card's temperature); the item's score is their mean
+    scoring: str = "text"  # text: the score the reply states; expected: the expected level from token log-probabilities
 
 
 def effective_shots(shots: Optional[int], strategy: StrategyConfig) -> int:

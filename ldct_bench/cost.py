@@ -7,8 +7,12 @@ never for the bill itself: a run records the usage the API reports.
 
 from __future__ import annotations
 
+import base64
+import io
 import math
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+from PIL import Image
 
 if TYPE_CHECKING:
     from .backends.base import Usage
@@ -89,6 +93,12 @@ def _llama4(width: int, height: int, detail: str | None) -> int:
     return 144 * (tiles + (1 if tiles > 1 else 0))
 
 
+def _together(width: int, height: int, detail: str | None) -> int:
+    """Together AI's vision billing: a grid of 560-px tiles, at most 2 x 2, 1,601 tokens per tile (a 512x512
+    slice is one tile). Source: https://docs.together.ai/docs/inference/vision/overview (read 2026-11-30)."""
+    return 1601 * min(2, math.ceil(width / 560)) * min(2, math.ceil(height / 560))
+
+
 def _xai(width: int, height: int, detail: str | None) -> int:
     """xAI Grok vision: 448-px tiles of 256 tokens each, plus one extra tile."""
     return 256 * (math.ceil(width / 448) * math.ceil(height / 448) + 1)
@@ -106,7 +116,8 @@ IMAGE_TOKEN_RULES: dict[str, Callable[[int, int, str | None], int]] = {
     "gemini": _gemini,
     "gemma": lambda width, height, detail: 256,  # Gemma 3 encodes every image at 896x896 into 256 tokens
     "qwen": _qwen,
-    "llama4": _llama4,
+    "llama4": _llama4,                         # Llama 4 served by vLLM (the processor's own tiles)
+    "together": _together,                     # any vision model on Together AI's serverless API
     "xai": _xai,
     "none": lambda width, height, detail: 0,     # a model that reads pixels itself (the noise baseline)
 }
@@ -120,3 +131,28 @@ def image_tokens(rule: str, width: int, height: int, detail: str | None = None) 
 def text_tokens(text: str) -> int:
     """About 4 characters per token (English prose; every provider's tokenizer is close to it)."""
     return math.ceil(len(text) / 4)
+
+
+MESSAGE_OVERHEAD = 4  # role and separators per chat message, as OpenAI counts them
+
+
+def image_size(url: str) -> tuple[int, int]:
+    """Width and height of a data-URL image (reads the header only)."""
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size
+
+
+def prompt_tokens(messages: list[dict[str, Any]], card: Any) -> tuple[int, int, list[tuple[int, int]]]:
+    """(prompt tokens, image tokens, image sizes) of one chat under the card's image rule: what
+    `ldct-bench estimate` prices, what the fit check measures and what token pacing spends."""
+    tokens, image_total, sizes = 0, 0, []
+    for message in messages:
+        tokens += MESSAGE_OVERHEAD
+        content = message["content"]
+        for part in content if isinstance(content, list) else [{"type": "text", "text": content}]:
+            if part.get("type") == "image_url":
+                size = image_size(part["image_url"]["url"])
+                sizes.append(size)
+                image_total += image_tokens(card.image_token_rule, *size, card.image_detail)
+            else:
+                tokens += text_tokens(part.get("text", ""))
+    return tokens + image_total, image_total, sizes

@@ -1,11 +1,20 @@
-"""predictions.jsonl: one JSON line per finished item, appended and flushed; the run's source of truth."""
+"""predictions.jsonl: one JSON line per finished item, appended and flushed; the run's source of truth.
+
+A record that cannot be written (a full disk) is kept in memory and written with the next record that
+can be; what is still unwritten when the run stops goes to a rescue file on another filesystem, which
+the next run into the same run dir folds back in. A paid answer is never dropped.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable
+
+from .paths import rescue_dir
 
 
 class Journal:
@@ -13,10 +22,19 @@ class Journal:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._handle = None
+        self._fd: int | None = None
+        self._good = 0  # bytes of whole lines in the file
+        self.pending: list[bytes] = []  # lines not yet written (the disk refused them)
+
+    def rescue_paths(self) -> list[Path]:
+        """Where unwritable lines of this journal go, first choice first: one file per journal, outside its folder."""
+        name = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16] + "-" + self.path.name
+        return [rescue_dir() / name, Path(tempfile.gettempdir()) / "ldct-bench-rescued" / name]
 
     def read(self) -> dict[str, dict[str, Any]]:
-        """Finished items by id (the last record of an id wins); drops a trailing partial line."""
+        """Finished items by id (the last record of an id wins); drops a trailing partial line and folds
+        in the lines an earlier run had to put in its rescue file."""
+        self._fold_rescued()
         if not self.path.exists():
             return {}
         raw = self.path.read_bytes()
@@ -34,19 +52,62 @@ class Journal:
                 records[record["id"]] = record
         return records
 
+    def _fold_rescued(self) -> None:
+        for rescue in self.rescue_paths():
+            if rescue.exists():
+                self.pending.extend(line + b"\n" for line in rescue.read_bytes().splitlines() if line.strip())
+                self.flush()  # raises OSError while the disk is still full; the rescue file stays
+                rescue.unlink()
+
     def append(self, record: dict[str, Any]) -> None:
-        if self._handle is None:
+        """Write one record; OSError when the disk refuses it (the record is kept and retried)."""
+        self.pending.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every pending line, or none of a line: a failed write is cut back to the last whole line."""
+        if not self.pending:
+            return
+        if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = open(self.path, "a", encoding="utf-8")
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._handle.flush()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._good = os.fstat(self._fd).st_size
+        while self.pending:
+            line = self.pending[0]
+            try:
+                written = 0
+                while written < len(line):
+                    written += os.write(self._fd, line[written:])
+            except OSError:
+                os.ftruncate(self._fd, self._good)
+                raise
+            self._good += len(line)
+            self.pending.pop(0)
+
+    def rescue(self) -> Path | None:
+        """Put the lines the disk refused into a rescue file; its path (None when nothing was pending)."""
+        if not self.pending:
+            return None
+        error: OSError | None = None
+        for rescue in self.rescue_paths():
+            try:
+                rescue.parent.mkdir(parents=True, exist_ok=True)
+                with open(rescue, "ab") as handle:
+                    handle.writelines(self.pending)
+            except OSError as exc:
+                error = exc
+                continue
+            self.pending.clear()
+            return rescue
+        raise error  # type: ignore[misc]
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:

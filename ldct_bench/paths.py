@@ -34,3 +34,8 @@ def default_cache_dir() -> Path:
 def data_dir() -> Path:
     """Per-user store of data derived from pixels: the built demo task and computed columns."""
     return Path(os.environ.get("LDCT_BENCH_DATA") or _user_cache() / "data").expanduser()
+
+
+def rescue_dir() -> Path:
+    """Where answers go that a run could not write into its own run dir (a full disk); the next run folds them in."""
+    return Path(os.environ.get("LDCT_BENCH_RESCUE") or default_cache_dir().parent / "rescued").expanduser()

@@ -73,11 +73,15 @@ def check_choice(kind: str, name: str) -> None:
         raise UserError(f"unknown {kind} '{name}';{hint} (`ldct-bench list {LIST_NAMES[kind]}` shows all)")
 
 
-def run_name(strategy: str, selection: str, shots: int | None, default_shots: int, metadata: str, seed: int) -> str:
-    """The run dir's last part, e.g. `few_shot-random-k10-none-s0` (no selection when no examples are shown)."""
+def run_name(strategy: str, selection: str, shots: int | None, default_shots: int, metadata: str, seed: int,
+             calibration: str = "pool", repeats: int = 1, scoring: str = "text") -> str:
+    """The run dir's last part, e.g. `few_shot-random-k10-none-s0` (no selection when no examples are shown);
+    settings away from their defaults add a part (`-per_item`, `-r3`, `-expected`) so runs never share a dir."""
     k = default_shots if shots is None else shots
     chosen = f"-{selection}" if k else ""
-    return f"{strategy}{chosen}-k{k}-{metadata}-s{seed}"
+    extra = (f"-{calibration}" if calibration != "pool" else "") + (f"-r{repeats}" if repeats != 1 else "") + \
+        (f"-{scoring}" if scoring != "text" else "")
+    return f"{strategy}{chosen}-k{k}-{metadata}-s{seed}{extra}"
 
 
 _registered: tuple = ()

@@ -1,11 +1,20 @@
-"""A run: task -> items -> requests (strategy) -> answers (model) -> journal -> results."""
+"""A run: task -> items -> requests (strategy) -> answers (model) -> journal -> results.
+
+Requests are built ahead of the senders in worker threads (reading, windowing and encoding images
+releases the GIL), so the event loop only sends; at most a few requests wait built at any time.
+An item that fails in any way is a recorded failure and the run goes on; the run stops early only for
+what concerns every item (a rejected key, a retired model, the budget, a disk that refuses its answers),
+and then waits for the requests in flight and keeps their answers.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 import time
-from dataclasses import dataclass
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -13,6 +22,8 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from .asking import Asker, Outcome
+from .fit import check_fit
+from .lifecycle import check_status
 from .backends import make_backend
 from .backends.base import ModelBackend, Request
 from .cache import ResponseCache
@@ -23,28 +34,14 @@ from .errors import UserError
 from .journal import Journal
 from .metadata.noise import noise_column
 from .metadata.region import require_regions, unlabelled
+from .records import prediction_record
 from .results import config_digest, summarize, write_results
-from .rundir import CALIBRATION, PREDICTIONS, claim
-from .scale import CATEGORIES, category_of
-from .strategies import make_strategy
+from .rundir import CALIBRATION, PREDICTIONS, claim, resume_command
+from .scoring import SCORINGS, reader
+from .strategies import CALIBRATIONS, make_strategy
 
-
-
-def prediction_record(item: Item, request: Request, outcome: Outcome, cost: float | None) -> dict[str, Any]:
-    """One journal line: what was asked, what came back, what it cost; a failure keeps the raw reply."""
-    answer = outcome.answer
-    category = None
-    if answer is not None:
-        category = answer.category if answer.category in CATEGORIES else CATEGORIES[category_of(answer.score)]
-    return {
-        "id": item.id, "target": item.target,
-        "score": answer.score if answer else None, "category": category,
-        "explanation": answer.explanation if answer else None,
-        "error": outcome.error, "raw": None if answer else outcome.raw,
-        "example_ids": request.example_ids, "meta": {k: v for k, v in item.meta.items() if v is not None},
-        "usage": outcome.usage.as_dict(), "cost_usd": cost, "latency_s": round(outcome.latency_s, 3),
-        "attempts": outcome.attempts, "reasks": outcome.reasks, "cached": outcome.cached,
-    }
+BUILD_WORKERS = 2  # threads that build requests; the machine's cores are the limit that matters
+SAVE_FAILED_EXIT = 4
 
 
 @dataclass
@@ -59,45 +56,150 @@ class Budget:
         return self.limit is not None and self.spent >= self.limit
 
 
-async def score_items(items: list[Item], build: Callable[[Item, int], Request], asker: Asker, journal: Journal,
-                      cfg: DictConfig, budget: Budget, label: str) -> dict[str, dict[str, Any]]:
-    """Score the items not yet in the journal, with bounded concurrency; returns all journal records."""
+@dataclass
+class Stop:
+    """Why the senders stopped taking new items (None: they did not)."""
+
+    fatal: UserError | None = None  # concerns every item: re-raised once the requests in flight are done
+    save_error: str | None = None  # the journal or the cache refused an answer
+    unsaved: list[str] = field(default_factory=list)
+
+    @property
+    def now(self) -> bool:
+        return self.fatal is not None or self.save_error is not None
+
+
+Build = Callable[[Item, int], Request]
+
+
+def _built(build: Build, item: Item, index: int) -> Request | BaseException:
+    """A request, or the exception that building it raised (handed to the sender, which records it)."""
+    try:
+        return build(item, index)
+    except Exception as exc:  # noqa: BLE001 - the sender decides: UserError stops the run, others fail one item
+        return exc
+
+
+async def ask_samples(asker: Asker, request: Request, repeats: int) -> list[Outcome]:
+    """`repeats` independent answers to one request (sample numbers 0..repeats-1, each cached on its own)."""
+    return [await asker.ask(request, sample) for sample in range(repeats)]
+
+
+async def score_items(items: list[Item], build: Build, asker: Asker, journal: Journal, cfg: DictConfig,
+                      budget: Budget, label: str) -> dict[str, dict[str, Any]]:
+    """Score the items not yet in the journal with bounded concurrency; returns all journal records."""
     if not items:
         return {}
     done = journal.read()
     todo = [(index, item) for index, item in enumerate(items) if item.id not in done]
-    semaphore = asyncio.Semaphore(max(1, cfg.model.concurrency))
+    if not todo:
+        return done
+    senders = max(1, min(cfg.model.concurrency, len(todo)))
+    ready: asyncio.Queue = asyncio.Queue(maxsize=max(2, senders // 2))  # built requests waiting for a sender
+    stop = Stop()
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=label, unit="item", dynamic_ncols=True)
+    loop = asyncio.get_running_loop()
+    pool = ThreadPoolExecutor(max_workers=BUILD_WORKERS, thread_name_prefix="ldct-build")
 
-    async def one(index: int, item: Item) -> None:
-        try:
-            request = build(item, index)
-            outcome = await asker.ask(request)
-            cost = cost_usd(outcome.usage, cfg.model)
-            if cost is not None and not outcome.cached:
-                budget.spent += cost
-            journal.append(prediction_record(item, request, outcome, cost))
-            bar.update(1)
-            if cost is not None:
-                bar.set_postfix(cost=f"${budget.spent:.4f}", refresh=False)
-        finally:
-            semaphore.release()
-
-    pending: list[asyncio.Task] = []
-    try:
+    async def produce() -> None:
+        window: deque = deque()
         for index, item in todo:
-            await semaphore.acquire()
-            if budget.exhausted:
-                semaphore.release()
+            if stop.now or budget.exhausted:
                 break
-            pending.append(asyncio.create_task(one(index, item)))
-        await asyncio.gather(*pending)
+            window.append((index, item, loop.run_in_executor(pool, _built, build, item, index)))
+            if len(window) > BUILD_WORKERS:
+                index, item, built = window.popleft()
+                await ready.put((index, item, await built))
+        while window:
+            index, item, built = window.popleft()
+            await ready.put((index, item, await built))
+        for _ in range(senders):
+            await ready.put(None)
+
+    async def send() -> None:
+        while not (stop.now or budget.exhausted):
+            got = await ready.get()
+            if got is None:
+                return
+            index, item, request = got
+            if isinstance(request, UserError):
+                stop.fatal = stop.fatal or request
+                return
+            if stop.now or budget.exhausted:
+                return
+            try:
+                record = await answer_record(item, request)
+            except UserError as exc:
+                stop.fatal = stop.fatal or exc
+                return
+            except Exception as exc:  # noqa: BLE001 - one item's bug is that item's failure
+                record = prediction_record(item, None, [Outcome(None, error=f"internal error "
+                                                        f"({exc.__class__.__name__}: {str(exc)[:120]})")], None)
+            save(record)
+
+    async def answer_record(item: Item, request: Request | BaseException) -> dict[str, Any]:
+        if isinstance(request, BaseException):
+            error = f"could not build the request ({request.__class__.__name__}: {str(request)[:120]})"
+            return prediction_record(item, None, [Outcome(None, error=error)], None)
+        outcomes = await ask_samples(asker, request, cfg.repeats)
+        costs = [cost_usd(o.usage, cfg.model) for o in outcomes]
+        budget.spent += sum(c for c, o in zip(costs, outcomes) if c is not None and not o.cached)
+        if asker.store_error and not stop.save_error:
+            stop.save_error = f"the response cache refused an answer ({asker.store_error})"
+        cost = None if all(c is None for c in costs) else sum(c or 0.0 for c in costs)
+        return prediction_record(item, request, outcomes, cost)
+
+    def save(record: dict[str, Any]) -> None:
+        try:
+            journal.append(record)
+        except OSError as exc:
+            stop.save_error = stop.save_error or f"cannot write {journal.path} ({exc.strerror or exc})"
+            stop.unsaved.append(record["id"])
+        bar.update(1)
+        if record.get("cost_usd") is not None:
+            bar.set_postfix(cost=f"${budget.spent:.4f}", refresh=False)
+
+    producer = asyncio.create_task(produce())
+    try:
+        await asyncio.gather(*(send() for _ in range(senders)))
     finally:
-        for task in pending:
-            task.cancel()
+        producer.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
-        journal.close()
+        _close(journal, stop)
+    if stop.save_error:
+        raise _save_failure(journal, stop, asker, cfg)
+    if stop.fatal is not None:
+        raise stop.fatal
     return journal.read()
+
+
+def _close(journal: Journal, stop: Stop) -> None:
+    """Last try at the lines the disk refused, then close; a failure here is one more save error."""
+    try:
+        journal.flush()
+        journal.close()
+    except OSError as exc:
+        stop.save_error = stop.save_error or f"cannot write {journal.path} ({exc.strerror or exc})"
+
+
+def _save_failure(journal: Journal, stop: Stop, asker: Asker, cfg: DictConfig) -> UserError:
+    """One line: what failed, where the answers are, how to continue."""
+    kept = len(journal.pending)
+    where = []
+    if kept:
+        try:
+            where.append(f"{kept} answers not in the journal are saved in {journal.rescue()}")
+        except OSError as exc:
+            where.append(f"{kept} answers could not be saved anywhere ({exc.strerror}); "
+                         + ("they are in the response cache" if asker.cache and not asker.store_error else "they are lost"))
+    else:
+        where.append("every answer received is in the journal")
+    run_dir = journal.path.parent
+    error = UserError(f"stopped sending: {stop.save_error}; {', '.join(where)}; free some space, then continue "
+                      f"with: {resume_command(run_dir)}")
+    error.exit_code = SAVE_FAILED_EXIT  # type: ignore[attr-defined]
+    return error
 
 
 def ensure_metadata(task: Task, cfg: DictConfig) -> None:
@@ -113,6 +215,7 @@ def ensure_metadata(task: Task, cfg: DictConfig) -> None:
 
 def check_settings(cfg: DictConfig) -> None:
     """Settings that compose fine but make no sense together: fail before any work."""
+    check_status(cfg.model)  # a retired model stops first (lifecycle.py)
     if cfg.limit is not None and cfg.limit < 0:
         raise UserError(f"limit={cfg.limit} is negative; give a positive number of test items or null")
     if not cfg.model.supports_images:
@@ -120,23 +223,46 @@ def check_settings(cfg: DictConfig) -> None:
                         "choose a vision model (`ldct-bench list models`)")
     if not 0.0 <= cfg.min_coverage <= 1.0:
         raise UserError(f"min_coverage={cfg.min_coverage} must be between 0 and 1")
+    if cfg.bootstrap <= 0:
+        raise UserError(f"bootstrap={cfg.bootstrap} must be a positive number of resamples (1000 is usual)")
+    if cfg.max_cost is not None and cfg.max_cost < 0:
+        raise UserError(f"max_cost={cfg.max_cost:g} is negative; give dollars (0 or more) or null for no limit")
     if cfg.max_cost is not None and not has_prices(cfg.model):
         raise UserError(f"max_cost needs prices, and model {cfg.model.name} has none; set "
                         "model.price_input_per_mtok and model.price_output_per_mtok (dollars per million tokens)")
+    if cfg.repeats < 1:
+        raise UserError(f"repeats={cfg.repeats} must be 1 or more (independent answers per test item)")
+    if cfg.scoring not in SCORINGS:
+        raise UserError(f"scoring={cfg.scoring} is not known; use scoring=text or scoring=expected")
+    if cfg.strategy.calibration not in CALIBRATIONS:
+        raise UserError(f"strategy.calibration={cfg.strategy.calibration} is not known; use "
+                        f"{' or '.join('strategy.calibration=' + c for c in CALIBRATIONS)}")
+    if cfg.scoring == "expected" and cfg.model.backend != "baseline" and not cfg.model.get("logprobs", False):
+        raise UserError(f"scoring=expected needs token log-probabilities, and model {cfg.model.name} does not return "
+                        "them (logprobs: false on its card); use scoring=text, or a card whose endpoint returns "
+                        "them (vLLM cards; set model.logprobs=true for your own endpoint if it does)")
+    if cfg.repeats > 1 and cfg.model.temperature == 0:
+        print(f"ldct-bench: note: repeats={cfg.repeats} at temperature 0: the samples may agree; set "
+              "model.temperature for independent samples", file=sys.stderr)
+
+
+def _reader(cfg: DictConfig):
+    return reader(cfg.scoring, bool(cfg.model.get("category_as_score", False)))
 
 
 async def _run(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str, Any]:
     check_settings(cfg)
-    backend: ModelBackend = make_backend(cfg.model, run_dir)
+    backend: ModelBackend = make_backend(cfg.model, run_dir, logprobs=cfg.scoring == "expected")
     started = time.monotonic()  # after the backend's one-off imports (the openai client takes ~1 s)
     task = load_task(cfg.task)
     ensure_metadata(task, cfg)
-    strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed)
     items = task.items("test")[: cfg.limit] if cfg.limit is not None else task.items("test")
+    strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed, items)
+    check_fit(cfg.model, strategy, items, strategy.calibration_items())  # before any request (fit.py)
     digest = config_digest(cfg, task.fingerprint)
     claim(run_dir, digest, overrides)
     cache = None if cfg.cache.mode == CacheMode.off else ResponseCache(Path(cfg.cache.dir))
-    asker = Asker(backend, cache, cfg.cache.mode, cfg.model.reasks)
+    asker = Asker(backend, cache, cfg.cache.mode, cfg.model.reasks, _reader(cfg), seed=cfg.seed)
     budget = Budget(cfg.max_cost)
     try:
         await backend.start(task)

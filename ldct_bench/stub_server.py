@@ -11,6 +11,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
+import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 FAULTS = ("ok", "429", "500", "400", "401", "markdown", "malformed", "stall", "drop", "unparseable", "refusal",
-          "cutoff")
+          "cutoff", "trickle")
+LEVEL_WIDTH = 0.8  # how sharply the stand-in's level probabilities peak around its score
 
 
 def hashed_score(body: dict[str, Any]) -> float:
@@ -38,6 +42,7 @@ class StubState:
     faults: list[str] = field(default_factory=list)  # cycled per request; empty = always ok
     retry_after_s: float = 0.05
     stall_s: float = 5.0
+    trickle_s: float = 2.0  # "trickle": the body comes one byte at a time, this far apart
     answer: Callable[[dict[str, Any]], str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)  # headers: case-insensitive, as sent
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -48,10 +53,10 @@ class StubState:
             fault = self.faults[index % len(self.faults)] if self.faults else "ok"
             return fault, {"index": index}
 
-    def reply_text(self, body: dict[str, Any], fault: str) -> str:
+    def reply_text(self, body: dict[str, Any], fault: str, index: int = 0) -> str:
         if self.answer is not None:
             return self.answer(body)
-        score = hashed_score(body)
+        score = sampled_score(body, index)
         text = json.dumps({"score": score, "category": ["Bad", "Poor", "Fair", "Good", "Excellent"][min(int(score), 4)],
                            "explanation": "stub answer: moderate noise, mild streaks"})
         if fault == "markdown":
@@ -61,6 +66,34 @@ class StubState:
         if fault == "refusal":
             return "I'm sorry, but I can't help with medical images."
         return text
+
+
+def sampled_score(body: dict[str, Any], index: int) -> float:
+    """The hashed score; at a temperature above 0, moved by a seeded draw per request, like a sampling model."""
+    score = hashed_score(body)
+    temperature = body.get("temperature") or 0.0
+    if temperature > 0:
+        score = min(4.0, max(0.0, round(score + random.Random(index).gauss(0.0, 0.4 * temperature), 1)))
+    return score
+
+
+def level_logprobs(text: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Token log-probabilities for a reply: digits are tokens of their own; at the score's first digit the five
+    levels get known probabilities (peaked at the hashed score), elsewhere the token is certain."""
+    center = hashed_score(body)
+    weights = [math.exp(-((level - center) / LEVEL_WIDTH) ** 2) for level in range(5)]
+    levels = [{"token": str(level), "logprob": math.log(w / sum(weights))} for level, w in enumerate(weights)]
+    start = text.find('"score": ') + len('"score": ') if '"score": ' in text else -1
+    tokens, offset = [], 0
+    for piece in re.findall(r"\d|\D+", text):
+        if offset == start:
+            tokens.append({"token": piece, "logprob": levels[int(piece)]["logprob"] if piece in "01234" else 0.0,
+                           "bytes": None, "top_logprobs": levels})
+        else:
+            tokens.append({"token": piece, "logprob": 0.0, "bytes": None,
+                           "top_logprobs": [{"token": piece, "logprob": 0.0}]})
+        offset += len(piece)
+    return tokens
 
 
 def _count_tokens(body: dict[str, Any]) -> tuple[int, int]:
@@ -99,11 +132,25 @@ class StubHandler(BaseHTTPRequestHandler):
         else:
             self._send(404, b'{"error": {"message": "not found"}}')
 
+    def _trickle(self, payload: bytes) -> None:
+        """A 200 whose body arrives one byte at a time: per-read timeouts never fire, only a deadline does."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        try:
+            for byte in payload:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(self.state.trickle_s)
+        except OSError:  # the client gave up
+            self.close_connection = True
+
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         state = self.state
-        fault, _ = state.next_fault()
+        fault, where = state.next_fault()
         with state.lock:
             state.requests.append({"body": body, "headers": self.headers, "fault": fault, "time": time.time()})
         if state.latency_s:
@@ -128,16 +175,20 @@ class StubHandler(BaseHTTPRequestHandler):
         if fault == "malformed":
             return self._send(200, b'{"choices": [ this is not json')
         prompt_tokens, _ = _count_tokens(body)
-        text = "" if fault == "cutoff" else state.reply_text(body, fault)  # cutoff: the token budget went on thinking
+        # cutoff: the token budget went on thinking
+        text = "" if fault == "cutoff" else state.reply_text(body, fault, where["index"])
         payload = {
             "id": f"stub-{len(state.requests)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "stub"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "logprobs": {"content": level_logprobs(text, body)} if body.get("logprobs") else None,
                          "finish_reason": "length" if fault == "cutoff" else "stop"}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 512 if fault == "cutoff" else len(text) // 4,
                       "total_tokens": prompt_tokens + len(text) // 4,
                       "prompt_tokens_details": {"cached_tokens": 0}},
         }
+        if fault == "trickle":
+            return self._trickle(json.dumps(payload).encode())
         self._send(200, json.dumps(payload).encode())
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -141,6 +147,11 @@ def _set_score(folder: Path, name: str, value: object) -> None:
     (folder / "train.json").write_text(json.dumps(labels))
 
 
+def _append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
 def _pixels(folder: Path, name: str, pixels: np.ndarray) -> None:
     tifffile.imwrite(folder / "image" / name, pixels)
 
@@ -173,6 +184,15 @@ BROKEN = {
     "name twice in json": (lambda t: (t / "train.json").write_text(
         '{"0000.tif": 1, "0001.tif": 1, "0002.tif": 1, "0003.tif": 1, "0000.tif": 2}'),
         "1 name listed twice in train.json: 0000.tif"),
+    "junk after the image": (lambda t: _append(t / "image" / "0001.tif", b"\0" * 5000),
+                             "1 file with data after the end of its TIFF image (a damaged or joined file): "
+                             "image/0001.tif (5000 bytes after the image)"),
+    "float64": (lambda t: _pixels(t, "0002.tif", noisy_slice(2).astype(np.float64)),
+                "1 image not float32 512x512: image/0002.tif (float64 512x512)"),
+    "planar channels": (lambda t: tifffile.imwrite(t / "image" / "0002.tif", np.stack([noisy_slice(2)] * 3),
+                                                   planarconfig="separate", photometric="rgb"),
+                        "1 image not float32 512x512: image/0002.tif (float32 3x512x512)"),
+    "empty json": (lambda t: (t / "train.json").write_text("{}"), "train.json holds no scores (4 TIFF images found)"),
     "many unlabelled": (lambda t: [_pixels(t, f"9{i:03d}.tif", noisy_slice(i)) for i in range(5)],
                         "5 images without a score in train.json: image/9000.tif, image/9001.tif, image/9002.tif and 2 more"),
 }
@@ -255,3 +275,108 @@ def test_push_to_hub_fails_clearly_offline_or_without_token(small, monkeypatch, 
     error = capsys.readouterr().err
     assert stopped.value.code == 2 and expected in error and len(error.strip().splitlines()) == 1
     assert not (root / "out").exists()  # checked before any work
+
+
+@pytest.mark.parametrize("size", [300 * 2**20, 3 * 2**30])
+def test_a_huge_file_is_refused_from_its_size_without_reading_it(small, size):
+    """300 MB or 3 GB after a valid image (sparse files: nothing is really written); the check must not read them."""
+    root, train, test = small
+    with open(train / "image" / "0001.tif", "r+b") as handle:
+        handle.truncate(size)
+    tracemalloc.start()
+    try:
+        with pytest.raises(UserError) as caught:
+            prepare(train, test, root / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"1 file far larger than a 512x512 TIFF slice can be (data after the image?): image/0001.tif " \
+           f"({size / 2**20:.1f} MiB" in str(caught.value)
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated: the file was read"
+    assert sorted(p.name for p in root.iterdir()) == ["raw"]
+
+
+def test_a_symlink_out_of_the_release_is_refused(small, tmp_path_factory):
+    root, train, test = small
+    outside = tmp_path_factory.mktemp("elsewhere") / "0009.tif"
+    tifffile.imwrite(outside, noisy_slice(9))
+    (train / "image" / "0009.tif").symlink_to(outside)
+    _set_score(train, "0009.tif", 2.0)
+    with pytest.raises(UserError, match=r"1 file\(s\) link outside the release folder: image/0009.tif; copy"):
+        prepare(train, test, root / "out")
+    assert sorted(p.name for p in root.iterdir()) == ["raw"]
+    (train / "image" / "0009.tif").unlink()
+    (train / "image" / "0009.tif").symlink_to(train / "image" / "0000.tif")  # a link inside the release is fine
+    assert datasets.load_from_disk(str(prepare(train, test, root / "out")))["train"].num_rows == 5
+
+
+def _cli_error(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["prepare", *argv])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ldct-bench: error:"), err
+    return lines[0]
+
+
+def test_out_below_a_regular_file_is_one_line(small, capsys):
+    root, train, test = small
+    (root / "a-file").write_text("")
+    line = _cli_error(capsys, "--train", str(train), "--test", str(test), "--out", str(root / "a-file" / "data"))
+    assert f"{root / 'a-file'} is a file, not a folder" in line
+    assert sorted(p.name for p in root.iterdir()) == ["a-file", "raw"]
+
+
+def test_out_on_a_read_only_filesystem_is_one_line(small, capsys, monkeypatch):
+    """Tests run as root, whom chmod does not stop: the read-only disk is simulated by making mkdir fail with
+    EROFS, as the kernel does; a real path where mkdir is refused (/proc) must give one line too."""
+    root, train, test = small
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):
+        if self.is_relative_to(root / "ro"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    line = _cli_error(capsys, "--train", str(train), "--test", str(test), "--out", str(root / "ro" / "data"))
+    assert "cannot be written (Read-only file system); choose a writable folder" in line
+    monkeypatch.setattr(Path, "mkdir", real_mkdir)
+    line = _cli_error(capsys, "--train", str(train), "--test", str(test), "--out", "/proc/ldct-bench-data")
+    assert "--out /proc/ldct-bench-data cannot be written" in line
+
+
+def test_a_full_disk_midway_leaves_nothing(small, monkeypatch):
+    root, train, test = small
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(root / "out"))
+
+    monkeypatch.setattr("ldct_bench.data.release._write_metadata", full)
+    with pytest.raises(UserError, match=r"prepare stopped: No space left on device .*free some space"):
+        prepare(train, test, root / "out")
+    assert sorted(p.name for p in root.iterdir()) == ["raw"]
+
+
+def test_ctrl_c_during_prepare_exits_130_and_leaves_nothing(tmp_path):
+    """SIGINT once the split's Arrow file is being written: exit 130, one line, no output, no hidden folder."""
+    train, test = write_small_release(tmp_path / "raw", TRAIN_NAMES[:1], TEST_NAMES)
+    first = train / "image" / TRAIN_NAMES[0]
+    names = [f"{i:04d}.tif" for i in range(600)]
+    for name in names[1:]:
+        os.link(first, train / "image" / name)  # 600 images for the cost of one
+    (train / "train.json").write_text(json.dumps({name: 2.0 for name in names}))
+    proc = subprocess.Popen([sys.executable, "-m", "ldct_bench.cli", "prepare", "--train", str(train), "--test",
+                             str(test), "--out", str(tmp_path / "out")], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.partial-*/train/*.arrow")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "prepare never started writing"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        f"ldct-bench: error: interrupted; {tmp_path / 'out'} is as it was before (the partial copy is removed)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw"]

@@ -48,7 +48,7 @@ def test_serve_command_carries_the_cards_settings_for_35_image_prompts():
     assert command[:7] == ["vllm", "serve", "Qwen/Qwen2.5-VL-72B-Instruct", "--host", "127.0.0.1", "--port", "8123"]
     flags = dict(zip(command[7::2], command[8::2]))
     assert flags["--max-model-len"] == "32768" and flags["--tensor-parallel-size"] == "4"
-    assert json.loads(flags["--limit-mm-per-prompt"]) == {"image": 35}
+    assert json.loads(flags["--limit-mm-per-prompt"]) == {"image": {"count": 35, "width": 512, "height": 512}}
     for name in ("gemma-3-vllm", "qwen2.5-vl-7b-vllm", "llama-4-scout-vllm", "llama-4-maverick-vllm"):
         card = compose_cfg(f"model={name}").model
         assert card.serve.images_per_prompt >= 35 and card.serve.max_model_len >= 32768, name

@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,13 +12,13 @@ from PIL import Image
 from conftest import invoke
 from ldct_bench.errors import UserError
 from ldct_bench.report.wandb_logger import has_wandb_key, masked_argv, resolve_mode
-from wandb_offline import offline_runs
+from wandb_offline import offline_runs, read_run
 
 
 @pytest.fixture(scope="module")
 def runs(wandb_sweep):
     found = offline_runs(wandb_sweep.wandb_dir)
-    return {run.config["benchmark"]["shots"]: run for run in found}
+    return {run.config["shots"]: run for run in found}  # the sweep's shots=0,10 (a baseline shows none)
 
 
 def _run_dir(wandb_sweep, run):
@@ -69,12 +71,14 @@ def test_figures_as_images_and_charts_and_results_artifact(runs):
     assert run.table("charts/scatter_table")["columns"] == ["radiologist", "model"]
     assert len(run.table("charts/scatter_table")["data"]) == 6
     artifact = [name for name, kind in run.artifact_types.items() if kind == "ldct-bench-run"]
-    assert artifact == ["demo-noise-baseline-few_shot-k0-none-s0"]
+    assert artifact == ["demo-noise-baseline-baseline-s0"]
     assert set(run.artifacts[artifact[0]]) == {"results.json", "predictions.jsonl"}
 
 
 def test_name_group_tags_and_masked_config(wandb_sweep, runs):
-    assert {run.name for run in runs.values()} == {"noise-baseline-few_shot-k0-none", "noise-baseline-few_shot-k10-none"}
+    assert [run.name for run in runs.values()] == ["noise-baseline-baseline"] * 2  # a baseline has no strategy
+    assert all(run.config["benchmark"]["strategy"] == "baseline" and run.config["benchmark"]["shots"] is None
+               for run in runs.values())
     groups = {run.group for run in runs.values()}
     assert len(groups) == 1 and groups.pop().startswith("sweep-")  # one sweep, one group
     assert all(run.tags == ["paper", "demo"] and run.job_type == "eval" for run in runs.values())
@@ -91,11 +95,12 @@ def test_each_run_prints_one_wandb_line(wandb_sweep):
 
 
 @pytest.mark.timeout(150)  # W&B online without network would hang ~100 s on top of the run
-def test_auto_without_key_or_wandb_mode_goes_offline_quickly(tmp_path, monkeypatch, capsys):
-    """No WANDB_MODE, no WANDB_DIR, no key, no netrc: the run must not try W&B online (which would hang)."""
-    for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_SILENT"):
+def test_no_key_and_no_wandb_folders_give_a_self_contained_offline_run(tmp_path, monkeypatch, capsys):
+    """No WANDB_MODE, no W&B folders, no key, no netrc: a quick offline run whose every file sits in the run dir."""
+    for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_SILENT"):
         monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     run_dir = tmp_path / "run"
     result = invoke(["logger=wandb", "limit=4", f"hydra.run.dir={run_dir}"], capsys)
@@ -104,6 +109,38 @@ def test_auto_without_key_or_wandb_mode_goes_offline_quickly(tmp_path, monkeypat
     wandb_lines = [line for line in result.out.splitlines() if "W&B" in line or "wandb sync" in line]
     assert wandb_lines == [f"W&B offline run written to {offline}; upload it with: wandb sync {offline}"]
     assert not [line for line in result.err.splitlines() if line.startswith("wandb:")]  # W&B's own chatter
+
+    run = read_run(offline)
+    table, files = run.table("items"), run.table_files("items")
+    ids = [json.loads(line)["id"] for line in (run_dir / "predictions.jsonl").read_text().splitlines()]
+    assert sorted(row[0] for row in table["data"]) == sorted(ids) and len(ids) == 4
+    thumbnails = set()
+    for row in table["data"]:
+        cell = row[table["columns"].index("image")]
+        assert isinstance(cell, dict), cell  # offline W&B writes the bare string "Image" in the run's own copy
+        png = Path(files[cell["path"]]).resolve()
+        assert png.is_relative_to(run_dir.resolve()) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        thumbnails.add(png.read_bytes())
+    assert len(thumbnails) == 4  # each item its own picture
+    for artifact in run.artifacts.values():  # the results artifact and the charts too
+        assert all(Path(local).resolve().is_relative_to(run_dir.resolve()) for local in artifact.values())
+    assert not list(home.rglob("staging"))  # nothing left in the user's W&B data dir
+
+
+def test_a_user_chosen_data_dir_is_honoured(monkeypatch, tmp_path):
+    from ldct_bench.report.wandb_logger import DATA_DIR_ENV, staging_inside
+
+    class Run:
+        dir = str(tmp_path / "offline-run-x" / "files")
+
+    chosen = str(tmp_path / "wandb-data")  # conftest sets it, as a user would
+    with staging_inside(Run()):
+        assert os.environ[DATA_DIR_ENV] == chosen
+    assert os.environ[DATA_DIR_ENV] == chosen
+    monkeypatch.delenv(DATA_DIR_ENV)
+    with staging_inside(Run()):
+        assert os.environ[DATA_DIR_ENV] == str(tmp_path / "offline-run-x" / "staging")
+    assert DATA_DIR_ENV not in os.environ
 
 
 def test_mode_resolution(monkeypatch, tmp_path):

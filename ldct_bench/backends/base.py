@@ -37,6 +37,8 @@ class Completion:
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
     attempts: int = 1
+    # Per generated token: {"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, when asked for.
+    logprobs: list[dict[str, Any]] | None = None
 
 
 class BackendError(RuntimeError):

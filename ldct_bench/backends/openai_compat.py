@@ -32,15 +32,18 @@ from ..card_checks import check_model_card
 from ..config import ModelCard
 from ..data.task import Task
 from ..errors import UserError
-from ..secrets import redact
+from ..cost import prompt_tokens
+from ..lifecycle import model_not_found, says_model_not_found
+from ..secrets import header_secrets, redact, url_secrets
 from .base import BackendError, Completion, Request, Usage
+from .pacing import Pacer
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
 _TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 _FATAL_STATUS = {401: "rejected the API key", 403: "refused access with this API key",
                  404: "does not know this model or path"}
-MAX_RETRY_AFTER_S = 300.0  # a longer Retry-After means a quota, not a burst: fail the item instead of waiting
+TOP_LOGPROBS = 20  # alternatives per token for expected-level scoring (OpenAI's maximum; vLLM's default cap)
 MAX_BACKOFF_S = 60.0
 
 
@@ -101,12 +104,15 @@ def backoff_s(attempt: int) -> float:
     return min(MAX_BACKOFF_S, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
 
 
-def generation_settings(card: ModelCard) -> dict[str, Any]:
+def generation_settings(card: ModelCard, logprobs: bool = False) -> dict[str, Any]:
     """The request fields besides model and messages: the card's generation settings, the answer
-    schema where the endpoint honours it, and provider-specific `extra_body` fields as they are."""
+    schema where the endpoint honours it, token log-probabilities when scoring by expected level,
+    and provider-specific `extra_body` fields as they are."""
     settings: dict[str, Any] = {name: getattr(card, name) for name in
                                 ("temperature", "max_tokens", "max_completion_tokens", "reasoning_effort")
                                 if getattr(card, name) is not None}
+    if logprobs:
+        settings.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
     if card.structured_output:
         settings["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "ldct_quality", "schema": ANSWER_SCHEMA, "strict": True}}
@@ -128,10 +134,20 @@ def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rest
 
 
+def token_logprobs(choice: Any) -> list[dict[str, Any]] | None:
+    """The choice's per-token log-probabilities as plain dicts (None when the endpoint sent none)."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return [{"token": t.token, "logprob": t.logprob,
+             "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])]}
+            for t in content]
+
+
 class OpenAICompatible:
     cacheable = True
 
-    def __init__(self, card: ModelCard):
+    def __init__(self, card: ModelCard, logprobs: bool = False):
         check_model_card(card, f"model {card.name}")
         endpoint = resolve_endpoint(card)
         if not endpoint.base_url:
@@ -140,18 +156,17 @@ class OpenAICompatible:
         if not endpoint.model_id:
             raise UserError(f"model {card.name} has no model_id; set model.model_id=NAME")
         self._bind(card, endpoint.base_url, endpoint.model_id, read_key(card, endpoint.key_env),
-                   endpoint.key_env, endpoint.base_url)
+                   endpoint.key_env, endpoint.base_url, logprobs)
 
     def _bind(self, card: ModelCard, base_url: str, model_id: str, key: str, key_env: str | None,
-              endpoint_id: str) -> None:
+              endpoint_id: str, logprobs: bool = False) -> None:
         """Set what every request needs; `endpoint_id` is the endpoint as the response cache names it."""
         card = OmegaConf.to_object(card) if OmegaConf.is_config(card) else card  # plain fields: read per request
         self.card, self.base_url, self.model_id = card, base_url, model_id
-        self._settings = generation_settings(card)
+        self._settings = generation_settings(card, logprobs)
         self._key, self._key_env, self.endpoint_id = key, key_env, endpoint_id
         self._client: openai.AsyncOpenAI | None = None
-        self._pace = asyncio.Lock()
-        self._next_start = 0.0
+        self._pacer = Pacer(card.rate_limit_rpm, card.rate_limit_tpm)
         self._reached = False  # until the endpoint answers once, a refused connection means a wrong address
 
     async def start(self, task: Task) -> None:
@@ -186,28 +201,24 @@ class OpenAICompatible:
     def _arguments(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {"model": self.model_id, "messages": self._wire_messages(messages), **self._settings}
 
-    async def _paced(self) -> None:
-        """Space request starts to respect the card's requests-per-minute limit."""
-        if not self.card.rate_limit_rpm:
-            return
-        async with self._pace:
-            now = time.monotonic()
-            wait = self._next_start - now
-            self._next_start = max(now, self._next_start) + 60.0 / self.card.rate_limit_rpm
-        if wait > 0:
-            await asyncio.sleep(wait)
+    async def _paced(self, messages: list[dict[str, Any]]) -> None:
+        """Space request starts by the card's requests and input tokens per minute (backends/pacing.py)."""
+        await self._pacer.wait(prompt_tokens(messages, self.card)[0] if self._pacer.counts_tokens else 0)
 
     def _clean(self, exc: BaseException) -> str:
-        """First line of an error, cut short, with the key (and anything key-shaped) masked."""
-        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
-        return redact(text, [self._key])
+        """First line of an error with every credential (and its echo) masked, then cut short."""
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        return redact(text, self._secrets())[:200]
 
     def _fatal(self, exc: openai.APIStatusError) -> UserError:
+        if says_model_not_found(exc.status_code, self._clean(exc)):
+            return UserError(redact(str(model_not_found(self.card, self.base_url, self.model_id, exc.status_code,
+                                                        self._clean(exc))), self._secrets()))
         what = _FATAL_STATUS[exc.status_code]
         hint = (f"check the key in {self._key_env}" if exc.status_code in (401, 403) and self._key_env
                 else "check model.model_id and model.base_url")
         return UserError(redact(f"model {self.card.name}: {self.base_url} {what} (HTTP {exc.status_code}: "
-                                f"{self._clean(exc)}); {hint}", [self._key]))
+                                f"{self._clean(exc)}); {hint}", self._secrets()))
 
     async def complete(self, request: Request) -> Completion:
         if self._client is None:
@@ -216,28 +227,31 @@ class OpenAICompatible:
         started = time.monotonic()
         attempts = self.card.max_retries + 1
         for attempt in range(1, attempts + 1):
-            await self._paced()
+            await self._paced(request.messages)
             delay: float | None = None
             try:
-                response = await self._client.post("/chat/completions", cast_to=ChatCompletion, body=args)
+                # The client's timeout bounds each read; a body that trickles in needs a deadline for the whole call.
+                response = await asyncio.wait_for(
+                    self._client.post("/chat/completions", cast_to=ChatCompletion, body=args), self.card.timeout_s)
                 self._reached = True
                 return self._completion(response, time.monotonic() - started, attempt)
-            except openai.APITimeoutError:
+            except (openai.APITimeoutError, asyncio.TimeoutError):
                 reason = f"timed out after {self.card.timeout_s:g} s"
             except openai.APIConnectionError as exc:
                 reason = f"connection failed ({self._clean(exc.__cause__ or exc)})"
                 if not self._reached and type(exc.__cause__).__name__ == "ConnectError" and attempt >= min(2, attempts):
                     raise UserError(redact(f"model {self.card.name}: cannot reach {self.base_url} ({reason}); "
-                                           "check model.base_url and that the server is up", [self._key])) from None
+                                           "check model.base_url and that the server is up", self._secrets())) from None
             except openai.APIStatusError as exc:
                 self._reached = True
-                if exc.status_code in _FATAL_STATUS:
+                if exc.status_code in _FATAL_STATUS or says_model_not_found(exc.status_code, self._clean(exc)):
                     raise self._fatal(exc) from None
                 if exc.status_code not in _TRANSIENT_STATUS:
                     raise BackendError(f"HTTP {exc.status_code}: {self._clean(exc)}") from None
                 reason, delay = f"HTTP {exc.status_code}", retry_after_s(exc.response.headers)
-                if delay is not None and delay > MAX_RETRY_AFTER_S:
-                    raise BackendError(f"{reason}: server asks to wait {delay:.0f} s (a quota?); "
+                if delay is not None and delay > self.card.max_retry_after_s:
+                    raise BackendError(f"{reason}: server asks to wait {delay:.0f} s, more than "
+                                       f"model.max_retry_after_s={self.card.max_retry_after_s:g} (a quota?); "
                                        "rerun later, finished items are kept") from None
             except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
                 reason = f"malformed response ({self._clean(exc)})"
@@ -259,4 +273,5 @@ class OpenAICompatible:
         if not text.strip() and getattr(choice, "finish_reason", None) == "length":
             raise CutOff("no answer within the token limit (finish_reason=length); raise model.max_tokens "
                          "or model.max_completion_tokens", used)
-        return Completion(text=text, usage=used, latency_s=latency, attempts=attempts)
+        return Completion(text=text, usage=used, latency_s=latency, attempts=attempts,
+                          logprobs=token_logprobs(choice) if self._settings.get("logprobs") else None)

@@ -29,7 +29,7 @@ from ..card_checks import check_model_card
 from ..config import ModelCard
 from ..data.task import Task
 from ..errors import UserError
-from ..secrets import redact
+from ..secrets import flag_secrets, redact
 from .openai_compat import OpenAICompatible, read_key
 
 LOG_NAME = "vllm-server.log"
@@ -57,7 +57,9 @@ def serve_command(card: ModelCard, host: str, port: int) -> list[str]:
     if serve.max_model_len:
         command += ["--max-model-len", str(serve.max_model_len)]
     if serve.images_per_prompt:
-        command += ["--limit-mm-per-prompt", json.dumps({"image": serve.images_per_prompt})]
+        size = {"width": serve.image_px, "height": serve.image_px} if serve.image_px else {}
+        limit = {"count": serve.images_per_prompt, **size} if size else serve.images_per_prompt
+        command += ["--limit-mm-per-prompt", json.dumps({"image": limit})]
     if serve.tensor_parallel_size and serve.tensor_parallel_size > 1:
         command += ["--tensor-parallel-size", str(serve.tensor_parallel_size)]
     return command + [str(arg) for arg in serve.args]
@@ -74,6 +76,14 @@ def _get_status(url: str, headers: dict[str, str], timeout: float) -> int | None
         return None
 
 
+def _copy_masked(stream: Any, log_path: Path, secrets: list[str]) -> None:
+    """Copy the server's output into its log line by line with credentials masked (vLLM prints its arguments)."""
+    with stream, open(log_path, "ab") as log:
+        for line in stream:
+            log.write(redact(line.decode(errors="replace"), secrets).encode())
+            log.flush()
+
+
 class ServerProcess:
     """A child server in its own process group, logging to a file; `stop` ends the whole group."""
 
@@ -81,19 +91,25 @@ class ServerProcess:
         self.command, self.log_path = command, log_path
         self.proc: subprocess.Popen | None = None
         self._previous_sigterm: Any = None
+        self._secrets = flag_secrets(command)
+        self._pump: threading.Thread | None = None
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} launching: {redact(shlex.join(self.command))}\n".encode())
+            launching = redact(shlex.join(self.command), self._secrets)
+            log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} launching: {launching}\n".encode())
             log.flush()
             try:
-                self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, start_new_session=True)
             except OSError as exc:
                 raise UserError(f"cannot launch the model server ({self.command[0]}: {exc.strerror}); "
                                 'install vLLM (pip install -e ".[vllm]") or fix model.serve.command') from None
             log.write(f"# pid {self.proc.pid}\n".encode())
+        self._pump = threading.Thread(target=_copy_masked, args=(self.proc.stdout, self.log_path, self._secrets),
+                                      daemon=True)
+        self._pump.start()
         atexit.register(self.stop)
         if threading.current_thread() is threading.main_thread():
             self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -109,6 +125,8 @@ class ServerProcess:
         return self.proc.poll() if self.proc else None
 
     def last_line(self) -> str:
+        if self._pump is not None and self.exit_code() is not None:
+            self._pump.join(timeout=5.0)  # the server is gone: let its last words reach the log
         lines = [l for l in self.log_path.read_text(errors="replace").splitlines() if l and not l.startswith("# ")]
         return redact(lines[-1][:200]) if lines else "(no output)"
 
@@ -140,12 +158,12 @@ class ServerProcess:
 class VllmBackend(OpenAICompatible):
     """An OpenAI-compatible backend whose server this run may own."""
 
-    def __init__(self, card: ModelCard, run_dir: Path):
+    def __init__(self, card: ModelCard, run_dir: Path, logprobs: bool = False):
         check_model_card(card, f"model {card.name}")
         model_id = card.model_id or card.serve.hf_id
         endpoint_id = card.base_url or " ".join(["vllm:" + card.serve.hf_id, *map(str, card.serve.args)])
         self._bind(card, card.base_url or "", model_id, read_key(card, card.api_key_env), card.api_key_env,
-                   endpoint_id)
+                   endpoint_id, logprobs)
         self.run_dir = Path(run_dir)
         self.server: ServerProcess | None = None
 

@@ -13,20 +13,16 @@ cache (which are free).
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import itertools
 import json
 from typing import Any
 
-from PIL import Image
-
 from ..card_checks import check_model_card
 from ..compose import check_command_line, sweep_choices, user_overrides
-from ..cost import has_prices, image_tokens, text_tokens
+from ..cost import has_prices, prompt_tokens
+from ..fit import check_fit
 from ..errors import UserError
 
-MESSAGE_OVERHEAD = 4  # role and separators per chat message, as OpenAI counts them
 PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation
 REASONING_ANSWER_TOKENS = 1500
 
@@ -55,27 +51,6 @@ def output_tokens(card: Any) -> tuple[int, int]:
     return min(ceiling, REASONING_ANSWER_TOKENS if reasoning else PLAIN_ANSWER_TOKENS), ceiling
 
 
-def image_size(url: str) -> tuple[int, int]:
-    """Width and height of a data-URL image (reads the header only)."""
-    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size
-
-
-def prompt_tokens(messages: list[dict[str, Any]], card: Any) -> tuple[int, int, list[tuple[int, int]]]:
-    """(prompt tokens, image tokens, image sizes) of one chat under the card's image rule."""
-    tokens, image_total, sizes = 0, 0, []
-    for message in messages:
-        tokens += MESSAGE_OVERHEAD
-        content = message["content"]
-        for part in content if isinstance(content, list) else [{"type": "text", "text": content}]:
-            if part.get("type") == "image_url":
-                size = image_size(part["image_url"]["url"])
-                sizes.append(size)
-                image_total += image_tokens(card.image_token_rule, *size, card.image_detail)
-            else:
-                tokens += text_tokens(part.get("text", ""))
-    return tokens + image_total, image_total, sizes
-
-
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
@@ -99,6 +74,7 @@ def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) ->
                 "images_per_request": 0, "prompt_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
                 "cost_usd_ceiling": 0.0, "image_rule": "none"}
     pretend = {item.id: {"score": item.target} for item in calibration}  # any score: only the size matters
+    check_fit(card, strategy, items, calibration)
     sampled = [prompt_tokens(strategy.request(item, i, pretend).messages, card) for i, item in enumerate(items[:sample])]
     sampled_cal = [prompt_tokens(strategy.calibration_request(item).messages, card) for item in calibration[:sample]]
     per_request = _mean([s[0] for s in sampled])

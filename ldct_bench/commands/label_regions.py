@@ -34,7 +34,7 @@ async def _label(cfg: DictConfig, task: Task, items: list[Item]) -> tuple[LabelR
     card = OmegaConf.merge(cfg.model, {"structured_output": False})
     backend = make_backend(card, task.store / "region-labelling")
     cache = None if cfg.cache.mode == CacheMode.off else ResponseCache(Path(cfg.cache.dir))
-    asker = Asker(backend, cache, cfg.cache.mode, card.reasks, parse=parse_region)
+    asker = Asker(backend, cache, cfg.cache.mode, card.reasks, read=lambda reply: parse_region(reply.text))
     try:
         await backend.start(task)
         return await label_items(task, items, asker, card.concurrency), card

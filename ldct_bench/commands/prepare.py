@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import datasets
@@ -20,7 +21,12 @@ def run(args: argparse.Namespace) -> None:
     if args.push_to_hub:
         hub.check_can_push()
     if args.train is not None:
-        prepare(Path(args.train), Path(args.test), out)
+        try:
+            prepare(Path(args.train), Path(args.test), out)
+        except KeyboardInterrupt:  # prepare has removed its partial folder on the way out
+            print(f"ldct-bench: error: interrupted; {out} is as it was before (the partial copy is removed)",
+                  file=sys.stderr)
+            sys.exit(130)
     elif not args.push_to_hub:
         raise UserError("nothing to do: give --train PATH --test PATH to prepare, and/or --push-to-hub REPO_ID")
     elif not (out / "dataset_dict.json").is_file():

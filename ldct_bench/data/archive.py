@@ -17,16 +17,28 @@ _NOISE_FILES = {"Thumbs.db", "desktop.ini"}
 
 @dataclass(frozen=True)
 class Archive:
-    """Relative POSIX paths of a release's files and a way to read each one's bytes."""
+    """Relative POSIX paths of a release's files, a way to read each one's bytes and to learn its size unread."""
 
     location: Path
     paths: list[str]
     read: Callable[[str], bytes]
+    size: Callable[[str], int]
 
 
 def _kept(path: PurePosixPath) -> bool:
     hidden = any(part.startswith(".") or part in _NOISE_DIRS for part in path.parts)
     return not hidden and path.name not in _NOISE_FILES
+
+
+def _refuse_links_out(location: Path, paths: list[str]) -> None:
+    """A symlink to a file outside the release would slip a foreign file into the dataset: refuse it."""
+    root = location.resolve()
+    outside = [p for p in paths if not (location / p).resolve().is_relative_to(root)]
+    if outside:
+        more = f" and {len(outside) - 3} more" if len(outside) > 3 else ""
+        raise UserError(f"{location}: {len(outside)} file(s) link outside the release folder: "
+                        f"{', '.join(outside[:3])}{more}; copy the real files into the folder instead of linking "
+                        "(nothing was written)")
 
 
 @contextmanager
@@ -35,12 +47,15 @@ def open_archive(location: Path) -> Iterator[Archive]:
     location = Path(location).expanduser()
     if location.is_dir():
         paths = sorted(p.relative_to(location).as_posix() for p in location.rglob("*") if p.is_file())
-        yield Archive(location, [p for p in paths if _kept(PurePosixPath(p))],
-                      lambda rel: (location / rel).read_bytes())
+        kept = [p for p in paths if _kept(PurePosixPath(p))]
+        _refuse_links_out(location, kept)
+        yield Archive(location, kept, lambda rel: (location / rel).read_bytes(),
+                      lambda rel: (location / rel).stat().st_size)
     elif location.is_file() and zipfile.is_zipfile(location):
         with zipfile.ZipFile(location) as bundle:
             paths = sorted(info.filename for info in bundle.infolist() if not info.is_dir())
-            yield Archive(location, [p for p in paths if _kept(PurePosixPath(p))], bundle.read)
+            yield Archive(location, [p for p in paths if _kept(PurePosixPath(p))], bundle.read,
+                          lambda rel: bundle.getinfo(rel).file_size)
     elif location.exists():
         raise UserError(f"{location} is neither a folder nor a .zip; pass the downloaded release "
                         "(the .zip or the folder it unpacks to)")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import datasets
 import numpy as np
+import tifffile
 import xxhash
 from datasets.arrow_writer import ArrowWriter
 from PIL import Image, UnidentifiedImageError
@@ -31,6 +32,10 @@ from .source import Entry, Problems, SplitSource, raise_problems, scan
 SHAPE = (512, 512)
 SHARD = "data-00000-of-00001.arrow"
 WRITER_BATCH = 16  # rows buffered per Arrow record batch (~16 MB of images)
+# Files larger than this per slice (a 4-channel float64 512x512 page, 8 MiB, with its headers) are refused
+# unread; smaller ones are decoded, so a wrong dtype or channel count is named and junk after the image is found.
+PAGE_BYTES = SHAPE[0] * SHAPE[1] * 8 * 4 + 64 * 1024
+TRAILING_SLACK = 1024  # a writer may pad its last block; more than this after the image is foreign data
 
 
 def features(extra: dict[str, datasets.Value] | None = None) -> datasets.Features:
@@ -57,6 +62,38 @@ def _frames(data: bytes) -> list[np.ndarray]:
             return frames
 
 
+def _tiff_end(data: bytes) -> int:
+    """Offset just past the TIFF's last structure or pixel block: bytes beyond it belong to no image."""
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        layout = tif.tiff
+        end = 8
+        for page in tif.pages:
+            end = max(end, page.offset + layout.tagnosize + len(page.tags) * layout.tagsize + layout.offsetsize)
+            end = max([end, *(offset + count for offset, count in zip(page.dataoffsets, page.databytecounts))])
+            end = max([end, *(tag.valueoffset + tag.valuebytecount for tag in page.tags)])
+        return end
+
+
+def _found(data: bytes) -> str:
+    """The dtype and shape a TIFF declares, read from its header without decoding (`float64 512x512`)."""
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            series = tif.series[0]
+            return f"{series.dtype} {'x'.join(map(str, series.shape))}"
+    except Exception:  # noqa: BLE001 - no readable header: the caller reports the decoder's reason
+        return ""
+
+
+def _size_ok(entry: Entry, size: int, problems: Problems) -> bool:
+    """Refuse, from its size alone, a file far larger than its slices can be (a 2 GB file is never read)."""
+    limit = len(entry.scores) * PAGE_BYTES
+    if size <= limit:
+        return True
+    problems.add("file", "far larger than a 512x512 TIFF slice can be (data after the image?)",
+                 f"{entry.path} ({size / 2**20:.1f} MiB, at most {limit / 2**20:.1f} MiB)")
+    return False
+
+
 def _tiff_bytes(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="TIFF")
@@ -65,20 +102,28 @@ def _tiff_bytes(pixels: np.ndarray) -> bytes:
 
 def _checked_slices(entry: Entry, data: bytes, problems: Problems) -> list[tuple[str, bytes, float]]:
     """(id, TIFF bytes, score) per slice, or [] with the problem recorded; single images keep their bytes."""
+    expected = (len(entry.scores), *SHAPE) if entry.stacked else SHAPE
+    wanted = f"not float32 {'x'.join(map(str, expected))}"
     try:
         frames = _frames(data)
-    except UnidentifiedImageError:
-        problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} (unknown or unsupported format)")
-        return []
     except Exception as exc:  # noqa: BLE001 - any decoder failure means the same thing: unreadable
-        problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} ({str(exc)[:60]})")
+        found = _found(data)
+        if found:  # a real TIFF of another kind (float64, several channels) that the task could not decode
+            problems.add("image", wanted, f"{entry.path} ({found})")
+        else:
+            reason = "unknown or unsupported format" if isinstance(exc, UnidentifiedImageError) else str(exc)[:60]
+            problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} ({reason})")
         return []
-    expected = (len(entry.scores), *SHAPE) if entry.stacked else SHAPE
+    trailing = len(data) - _tiff_end(data)
+    if trailing > TRAILING_SLACK:
+        problems.add("file", "with data after the end of its TIFF image (a damaged or joined file)",
+                     f"{entry.path} ({trailing} bytes after the image)")
+        return []
     uniform = len({frame.shape for frame in frames}) == 1
     pixels = (np.stack(frames) if entry.stacked or len(frames) > 1 else frames[0]) if uniform else None
     if pixels is None or pixels.dtype != np.float32 or pixels.shape != expected:
         found = f"{pixels.dtype} {'x'.join(map(str, pixels.shape))}" if pixels is not None else "pages of mixed sizes"
-        problems.add("image", f"not float32 {'x'.join(map(str, expected))}", f"{entry.path} ({found})")
+        problems.add("image", wanted, f"{entry.path} ({found})")
         return []
     low, high = float(pixels.min()), float(pixels.max())
     if not (low >= 0.0 and high <= 1.0):  # also catches NaN
@@ -99,7 +144,8 @@ def _write_split(source: SplitSource, folder: Path, feats: datasets.Features, ex
     digest = xxhash.xxh3_128()  # fast content hash (a dependency of datasets); keys cached columns
     with ArrowWriter(features=feats, path=str(folder / SHARD), writer_batch_size=WRITER_BATCH) as writer:
         for entry in source.entries:
-            slices = _checked_slices(entry, source.archive.read(entry.path), problems)
+            readable = _size_ok(entry, source.archive.size(entry.path), problems)
+            slices = _checked_slices(entry, source.archive.read(entry.path), problems) if readable else []
             progress.update(1)
             if any(stop):
                 continue
@@ -167,21 +213,51 @@ def _check_disjoint(sources: dict[str, SplitSource]) -> None:
     raise_problems([problems])
 
 
+def _staging(out: Path) -> Path:
+    """Create the hidden folder the dataset is written into, before any file is read: an --out that cannot
+    be written (below a file, on a read-only disk) fails at once, in one line."""
+    probe = out.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"--out {out} cannot be created: {probe} is a file, not a folder; choose another --out")
+    staged = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staged.mkdir()
+    except OSError as exc:
+        raise UserError(f"--out {out} cannot be written ({exc.strerror or exc}); choose a writable folder") from None
+    return staged
+
+
+def _stopped(exc: OSError, staged: Path, out: Path) -> UserError:
+    """One line for a read or write failure midway (a full disk, an unreadable file)."""
+    reason = exc.strerror or (str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+    name = str(exc.filename or "")
+    writing = not name or name.startswith(str(staged))
+    hint = "free some space or choose another --out" if writing else "check that the release's files can be read"
+    return UserError(f"prepare stopped: {reason}{f' ({name})' if name else ''}; nothing was written to {out}; "
+                     f"{hint}, then run it again")
+
+
 def prepare(train: Path, test: Path, out: Path, extra: dict[str, dict[str, object]] | None = None,
             about: About = LDCT_IQA) -> Path:
-    """Check both splits, write the dataset and its card to `out` (replacing an earlier prepared copy)."""
+    """Check both splits, write the dataset and its card to `out` (replacing an earlier prepared copy).
+
+    Whatever stops it (a bad file, a full disk, Ctrl-C) removes the hidden partial folder, so nothing
+    that looks like a dataset is left behind.
+    """
     out = Path(out).expanduser().resolve()
     _check_out(out)
-    with open_archive(Path(train)) as train_files, open_archive(Path(test)) as test_files:
-        sources = {"train": scan(train_files, "train"), "test": scan(test_files, "test")}
-        _check_disjoint(sources)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staged = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
-        try:
-            staged.mkdir()
+    staged = _staging(out)
+    try:
+        with open_archive(Path(train)) as train_files, open_archive(Path(test)) as test_files:
+            sources = {"train": scan(train_files, "train"), "test": scan(test_files, "test")}
+            _check_disjoint(sources)
             _build(sources, staged, extra or {}, about)
             _move_into_place(staged, out)
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
+    except OSError as exc:
+        raise _stopped(exc, staged, out) from None
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
     return out
-

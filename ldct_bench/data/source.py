@@ -139,6 +139,9 @@ def scan(archive: Archive, split: str) -> SplitSource:
         if len(paths) > 1:
             problems.add("file name", "found in several subfolders", " and ".join(paths))
     scores = _as_mapping(_read_labels(archive, label_file, problems), label_file, images, where)
+    if not scores:
+        raise UserError(f"{where}: {label_file} holds no scores ({plural(len(images), 'TIFF image')} found); it must "
+                        "map each image file name to its score, e.g. {\"0000.tif\": 2.8} (nothing was written)")
     for name in sorted(set(images) - set(scores)):
         problems.add("image", f"without a score in {label_file}", images[name][0])
     for name in sorted(set(scores) - set(images)):

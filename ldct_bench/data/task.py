@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
@@ -46,7 +47,10 @@ class Task:
             for row, item_id in enumerate(table["id"]):
                 self._where[item_id] = (split, row)
         self._items = {split: self._read_items(split) for split in self._splits}
-        self.png = lru_cache(maxsize=4096)(self._png)
+        self.png = lru_cache(maxsize=64)(self._png)
+        # Each image is rendered and encoded once per run and the same string shared by every request that
+        # shows it (few-shot examples repeat across items); the response cache hashes each string once.
+        self.image_url = lru_cache(maxsize=4096)(self._image_url)
 
     def _read_items(self, split: str) -> list[Item]:
         table = self._splits[split]
@@ -77,6 +81,9 @@ class Task:
     def _png(self, item_id: str) -> bytes:
         card = self.card
         return to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
+
+    def _image_url(self, item_id: str) -> str:
+        return "data:image/png;base64," + base64.b64encode(self._png(item_id)).decode("ascii")
 
     def column(self, name: str, compute: Callable[[np.ndarray], Any], version: int = 0) -> dict[str, Any]:
         """A per-image value for every item, computed once and cached by data fingerprint and `version`."""

@@ -71,7 +71,7 @@ def parse_region(text: str | None) -> str:
 def region_request(item: Item, task: Task) -> Request:
     """One user turn: the question with the label set, then the image (rendered as for scoring)."""
     return Request(item, [{"role": "user", "content": [{"type": "text", "text": region_prompt()},
-                                                         image_part(task.png(item.id))]}])
+                                                         image_part(task.image_url(item.id))]}])
 
 
 def _labels_path(task: Task) -> Path:

@@ -2,16 +2,21 @@
 
 Rows come from local run dirs, from a W&B project (online only), and optionally from published results,
 which are kept apart (never merged with a local run of the same setting) and marked as not run here.
+A run that scored fewer than `min_coverage` of its items is measured on a subset, so it is flagged and
+ranked after the others. Each row's distance from its task's best run comes with a paired interval over
+the items both scored, which says whether the two can be told apart at all.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import UserError
+from ..paired import paired_deltas
 from ..rundir import RESULTS
 from .plots import SCATTER, scatter_png
 from .published import published_results
@@ -40,6 +45,11 @@ class Row:
     when: float = 0.0  # when the run finished (seconds since the epoch), to prefer the newest of equals
     runs: int = 1  # runs found with this key; the row shows the newest complete one
     rank: int | None = None
+    low_coverage: bool = False  # scored under min_coverage of its items: ranked after the rest
+    best: bool = False  # the task's reference: its best-ranked run with predictions
+    delta: float | None = None  # overall minus the best run's (paired over shared items when both have them)
+    delta_ci: tuple[float | None, float | None] = (None, None)
+    tied_with_best: bool | None = None  # the paired interval holds 0: cannot be told apart from the best
 
     @property
     def key(self) -> tuple:
@@ -121,17 +131,54 @@ def newest_per_key(rows: list[Row]) -> list[Row]:
     return [replace(max(group, key=lambda r: (r.complete, r.when)), runs=len(group)) for group in groups.values()]
 
 
-def ranked(rows: list[Row]) -> list[Row]:
-    """Rows grouped by task, best overall first (rows without a score last), numbered within their task."""
-    order = sorted(rows, key=lambda r: (r.task, r.overall is None, -(r.overall or 0.0), r.model, r.strategy))
+DEFAULT_MIN_COVERAGE = 0.9
+
+
+def ranked(rows: list[Row], min_coverage: float = DEFAULT_MIN_COVERAGE) -> list[Row]:
+    """Rows grouped by task, best overall first, runs under min_coverage and rows without a score last,
+    numbered within their task, each with its distance from the task's best run."""
+    flagged = [replace(r, low_coverage=r.coverage is not None and r.coverage < min_coverage) for r in rows]
+    order = sorted(flagged, key=lambda r: (r.task, r.low_coverage, r.overall is None, -(r.overall or 0.0), r.model,
+                                           r.strategy))
     numbered, position = [], defaultdict(int)
     for row in order:
         position[row.task] += 1
         numbered.append(replace(row, rank=position[row.task]))
-    return numbered
+    return with_deltas(numbered)
 
 
-def build(folders: list[Path], wandb_project: str | None = None, published: bool = False) -> list[Row]:
+def with_deltas(rows: list[Row], resamples: int = 2000) -> list[Row]:
+    """Each row's overall minus its task's best run (the first ranked run dir with enough coverage).
+
+    Rows with predictions get the paired bootstrap of the difference over the items both scored; rows without
+    (published, W&B) get the plain difference and no interval.
+    """
+    best = {}
+    for row in rows:
+        if row.task not in best and row.run_dir is not None and not row.low_coverage and row.overall is not None:
+            best[row.task] = row
+    records = {}
+    out = []
+    for row in rows:
+        reference = best.get(row.task)
+        if reference is None or row.overall is None:
+            out.append(row)
+        elif row is reference:
+            out.append(replace(row, best=True, delta=0.0))
+        elif row.run_dir is None:
+            out.append(replace(row, delta=round(row.overall - reference.overall, 6)))
+        else:
+            for run in (reference, row):
+                records.setdefault(run.run_dir, read_predictions(run.run_dir))
+            paired = paired_deltas(records[reference.run_dir], records[row.run_dir], resamples=resamples)["overall"]
+            low, high = (None, None) if math.isnan(paired.low) else (paired.low, paired.high)
+            out.append(replace(row, delta=round(paired.delta, 6), delta_ci=(low, high),
+                               tied_with_best=None if low is None else low <= 0.0 <= high))
+    return out
+
+
+def build(folders: list[Path], wandb_project: str | None = None, published: bool = False,
+          min_coverage: float = DEFAULT_MIN_COVERAGE) -> list[Row]:
     """The leaderboard: local runs, W&B runs and (optionally) published rows, deduplicated and ranked."""
     rows = rows_from_folders(folders) if folders else []
     if wandb_project:
@@ -142,7 +189,7 @@ def build(folders: list[Path], wandb_project: str | None = None, published: bool
                         "run dirs (each has a results.json)")
     if published:
         rows += published_rows()
-    return ranked(newest_per_key(rows))
+    return ranked(newest_per_key(rows), min_coverage)
 
 
 def scatter_for(row: Row) -> bytes | None:

@@ -13,11 +13,15 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .setting import setting_text
 
 SCATTER = "scatter.png"
 DISTRIBUTION = "distribution.png"
 SCORE_MIN, SCORE_MAX = 0.0, 4.0
-BIN_WIDTH = 0.25
+BIN_WIDTH = 0.25  # whole and quarter scores sit at bin centres: 17 bins from -0.125 to 4.125
+RADIOLOGISTS, MODEL = "tab:orange", "tab:blue"
 
 
 def scored_pairs(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -27,59 +31,93 @@ def scored_pairs(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]
 
 
 def score_histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts per 0.25-wide bin over the 0-4 scale, and the bin centres (shared by the PNG and W&B charts)."""
-    edges = np.arange(SCORE_MIN, SCORE_MAX + BIN_WIDTH / 2, BIN_WIDTH)
+    """Counts per 0.25-wide bin centred on 0, 0.25, ..., 4 (shared by the PNG and the W&B chart)."""
+    centres = np.arange(SCORE_MIN, SCORE_MAX + BIN_WIDTH / 2, BIN_WIDTH)
+    edges = np.append(centres - BIN_WIDTH / 2, centres[-1] + BIN_WIDTH / 2)
     counts, _ = np.histogram(np.clip(values, SCORE_MIN, SCORE_MAX), bins=edges)
-    return counts, (edges[:-1] + edges[1:]) / 2
+    return counts, centres
 
 
 def title_of(results: dict[str, Any]) -> str:
-    return f"{results['model']} | {results['strategy']} k={results['shots']} | metadata={results['metadata']}"
+    """Two lines: what was scored by whom, then how and on how many items."""
+    scored, n = results.get("n_scored"), results.get("n")
+    count = f"n = {scored}" + (f" of {n}" if n is not None and n != scored else "")
+    return f"{results['task']} | {results['model']}\n{setting_text(results)} | {count}"
 
 
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="png", dpi=110)
     return buffer.getvalue()
 
 
 def _metrics_text(results: dict[str, Any], n_failed: int) -> str:
     show = (lambda v: "n/a" if v is None else f"{v:.3f}")
     metrics = results["metrics"]
-    lines = [f"{name.upper()} {show(metrics[name])}" for name in ("plcc", "srocc", "krocc", "overall")]
-    lines.append(f"n = {results['n_scored']}" + (f" ({n_failed} failed)" if n_failed else ""))
+    lines = [f"{name.upper():<7} {show(metrics[name])}" for name in ("plcc", "srocc", "krocc", "overall")]
+    if n_failed:
+        lines.append(f"{n_failed} failed, not shown")
     return "\n".join(lines)
 
 
+def coincident(targets: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (target, score) points and how many items fall on each (equal to 3 decimals)."""
+    if not len(targets):
+        return targets, scores, np.zeros(0, dtype=int)
+    points, counts = np.unique(np.round(np.column_stack([targets, scores]), 3), axis=0, return_counts=True)
+    return points[:, 0], points[:, 1], counts
+
+
 def scatter_png(records: list[dict[str, Any]], results: dict[str, Any]) -> bytes:
-    """Paper figure 2: model score against the radiologists' mean, with the y = x line of perfect agreement."""
+    """Paper figure 2: model score against the radiologists' mean, with the y = x line of perfect agreement.
+
+    Answers cluster on a few values (models like whole scores), so each distinct point's area grows with
+    the items on it, and the markers are translucent where they overlap.
+    """
     targets, scores = scored_pairs(records)
-    figure = Figure(figsize=(4.6, 4.6))
+    xs, ys, counts = coincident(targets, scores)
+    figure = Figure(figsize=(5.0, 5.2))
     axes = figure.add_subplot()
-    axes.plot([SCORE_MIN, SCORE_MAX], [SCORE_MIN, SCORE_MAX], "--", color="0.5", lw=1, label="y = x")
-    axes.scatter(targets, scores, s=18, alpha=0.7, color="tab:blue", edgecolors="none")
-    axes.set(xlim=(-0.1, 4.1), ylim=(-0.1, 4.1), xlabel="radiologist score (mean)", ylabel="model score",
-             aspect="equal")
-    axes.set_title(title_of(results), fontsize=8)
+    axes.plot([SCORE_MIN, SCORE_MAX], [SCORE_MIN, SCORE_MAX], "--", color="0.5", lw=1, label="y = x", zorder=1)
+    area = min(22.0, 450.0 / max(1, counts.max(initial=1)))  # marker area per item; the biggest stays readable
+    axes.scatter(xs, ys, s=area * counts, alpha=0.55, color=MODEL, edgecolors="navy", linewidths=0.5, zorder=2)
+    if counts.max(initial=1) > 1:  # a key for the sizes, only when some points hold several items
+        for size in (1, int(counts.max())):
+            axes.scatter([], [], s=area * size, alpha=0.55, color=MODEL, edgecolors="navy", linewidths=0.5,
+                         label=f"{size} item{'s' if size > 1 else ''}")
+    axes.set(xlim=(-0.15, 4.15), ylim=(-0.15, 4.15), xlabel="radiologist score (mean of readers)",
+             ylabel="model score", aspect="equal", xticks=range(5), yticks=range(5))
+    axes.grid(color="0.92", lw=0.6, zorder=0)
+    axes.set_title(title_of(results), fontsize=9)
     axes.text(0.03, 0.97, _metrics_text(results, len(records) - len(scores)), transform=axes.transAxes,
-              va="top", fontsize=8, family="monospace", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
-    axes.legend(loc="lower right", fontsize=8)
+              va="top", fontsize=8, family="monospace", bbox={"facecolor": "white", "alpha": 0.85, "lw": 0})
+    axes.legend(loc="lower right", fontsize=8, labelspacing=1.0, borderpad=0.8)
     figure.tight_layout()
     return _png(figure)
 
 
 def distribution_png(records: list[dict[str, Any]], results: dict[str, Any]) -> bytes:
-    """Paper figure 3: how the radiologist scores and the model scores spread over the 0-4 scale."""
+    """Paper figure 3: how the radiologist scores and the model scores spread over the 0-4 scale.
+
+    The two histograms stand side by side within each bin (never stacked or blended), each bin centred
+    on its score, and the count axis shows whole images only.
+    """
     targets, scores = scored_pairs(records)
-    figure = Figure(figsize=(5.6, 3.6))
+    figure = Figure(figsize=(6.4, 3.8))
     axes = figure.add_subplot()
-    for values, label, colour in ((targets, "radiologists", "tab:orange"), (scores, "model", "tab:blue")):
+    bar = BIN_WIDTH * 0.36  # two bars and a gap per bin, so neighbouring bins' pairs stay apart
+    for values, label, colour, shift in ((targets, "radiologists", RADIOLOGISTS, -bar / 2),
+                                         (scores, "model", MODEL, bar / 2)):
         counts, centres = score_histogram(values)
-        axes.bar(centres, counts, width=BIN_WIDTH, alpha=0.5, color=colour, label=label, edgecolor=colour)
-    axes.set(xlim=(SCORE_MIN, SCORE_MAX), xlabel="score (0 bad - 4 excellent)", ylabel="images")
-    axes.set_title(title_of(results), fontsize=8)
-    axes.legend(fontsize=8)
+        axes.bar(centres + shift, counts, width=bar, color=colour, label=label, zorder=2)
+    axes.set(xlim=(SCORE_MIN - BIN_WIDTH, SCORE_MAX + BIN_WIDTH), xlabel="score (0 bad ... 4 excellent)",
+             ylabel="images", xticks=np.arange(SCORE_MIN, SCORE_MAX + 0.5, 0.5))
+    axes.set_xticks(np.arange(SCORE_MIN, SCORE_MAX + BIN_WIDTH / 2, BIN_WIDTH), minor=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(axis="y", color="0.92", lw=0.6, zorder=0)
+    axes.set_title(title_of(results), fontsize=9)
+    axes.legend(fontsize=8, loc="best")
     figure.tight_layout()
     return _png(figure)
 

@@ -30,11 +30,14 @@ from ..rundir import PREDICTIONS, RESULTS
 from ..scale import CATEGORIES, category_of
 from ..secrets import MASK, is_secret_name, mask_secrets, redact
 from .plots import score_histogram, scored_pairs, title_of
+from .setting import run_name
 from .sweep_callback import SWEEP_GROUP_ENV
 
 THUMBNAIL = 128
 ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", "target_category", "explanation",
                 "example_ids", "prompt_tokens", "completion_tokens", "error"]
+DATA_DIR_ENV = "WANDB_DATA_DIR"  # where wandb stages artifact files before upload
+STAGING = "staging"  # that folder, inside the offline-run folder, when the user has not chosen one
 _ENV_MODES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
 
 
@@ -60,10 +63,6 @@ def resolve_mode(configured: str) -> str:
         raise UserError("W&B online mode needs a key: run `wandb login` or set WANDB_API_KEY, "
                         "or use logger.mode=offline (sync later with `wandb sync`)")
     return mode
-
-
-def run_name(results: dict[str, Any]) -> str:
-    return f"{results['model']}-{results['strategy']}-k{results['shots']}-{results['metadata']}"
 
 
 def sweep_group(cfg: DictConfig) -> str | None:
@@ -128,8 +127,8 @@ def charts(records: list[dict[str, Any]], results: dict[str, Any], figures: dict
     return {
         "figures/scatter": wandb.Image(str(figures["scatter"])),
         "figures/distribution": wandb.Image(str(figures["distribution"])),
-        "charts/scatter": wandb.plot.scatter(pairs, "radiologist", "model", title=f"model vs radiologist score | "
-                                             f"{title_of(results)}"),
+        "charts/scatter": wandb.plot.scatter(pairs, "radiologist", "model",
+                                             title=title_of(results).replace("\n", " | ")),
         "charts/distribution": wandb.plot.line_series(
             xs=[float(c) for c in centres], ys=[target_counts.tolist(), score_counts.tolist()],
             keys=["radiologists", "model"], title="score distributions", xname="score"),
@@ -184,13 +183,33 @@ def announcement(run: Any, mode: str) -> str:
     return f"W&B offline run written to {where}; upload it with: wandb sync {where}"
 
 
+@contextmanager
+def staging_inside(run: Any) -> Iterator[None]:
+    """Stage the run's artifact files (table images included) inside its own W&B folder, unless WANDB_DATA_DIR is set.
+
+    Offline, W&B keeps an image in a Table only as a staged artifact file (the run's own table JSON holds the
+    string "Image", wandb issue 4611), and stages under the user's data dir by default: a run folder copied
+    elsewhere, or a cleaned data dir, would sync without its thumbnails. wandb reads WANDB_DATA_DIR afresh
+    whenever it stages a file, so setting it around the logging is enough.
+    """
+    if os.environ.get(DATA_DIR_ENV):
+        yield
+        return
+    os.environ[DATA_DIR_ENV] = str(Path(run.dir).parent / STAGING)
+    try:
+        yield
+    finally:
+        os.environ.pop(DATA_DIR_ENV, None)
+
+
 def send(mode: str, project: str, entity: str | None, fill: Callable[[Any], None], saved: str, **fields: Any) -> None:
     """Init a run, let `fill` log into it, finish, then print the one line; a W&B error becomes one UserError line."""
     try:
         run = init_run(mode, project, entity, **fields)
-        fill(run)
-        line = announcement(run, mode)
-        run.finish()
+        with staging_inside(run):
+            fill(run)
+            line = announcement(run, mode)
+            run.finish()
     except wandb.errors.Error as exc:
         detail = str(exc).splitlines()[0] if str(exc) else ""
         raise UserError(f"W&B logging failed ({exc.__class__.__name__}: {detail}); {saved}; "

@@ -17,6 +17,7 @@ from .prompt import QUERY_LEAD, image_turn, instructions, reference_answer
 from .selection import check_policy, select, shuffled
 
 ZERO_SHOT_TEMPLATE = "zero_shot.txt"
+CALIBRATIONS = ("pool", "per_item")  # error_feedback: one scored pool, or fresh draws per test image
 Calibration = Mapping[str, dict[str, Any]]  # calibration.jsonl records by item id
 
 
@@ -74,22 +75,48 @@ def calibration_pool(pool: list[Item], size: int, seed: int) -> list[Item]:
     return sorted(chosen, key=lambda item: item.id)
 
 
-class ErrorFeedback(FewShot):
-    """Calibration images scored once by the model (zero-shot); each prompt shows m of them with their errors."""
+class NoExamples(RuntimeError):
+    """None of a test image's drawn calibration images got a score: that item fails, the run goes on."""
 
-    def __init__(self, config: StrategyConfig, shots: int, metadata: MetadataConfig, task: Task, seed: int):
+
+class ErrorFeedback(FewShot):
+    """Calibration images scored once by the model (zero-shot); each prompt shows m of them with their errors.
+
+    `pool`: the m are chosen among one seeded pool scored first. `per_item` (the paper's protocol): each test
+    image draws its own m from the whole train split; each distinct drawn image is scored once per run.
+    """
+
+    def __init__(self, config: StrategyConfig, shots: int, metadata: MetadataConfig, task: Task, seed: int,
+                 test_items: list[Item] | None = None):
         super().__init__(config, shots, metadata, task, seed)
-        size = min(config.calibration_pool, len(self.pool))
+        self.per_item = config.calibration == "per_item"
+        size = len(self.pool) if self.per_item else min(config.calibration_pool, len(self.pool))
         if not 1 <= shots <= size:
-            raise UserError(f"error_feedback shows shots={shots} calibration examples out of a pool of {size}; "
-                            f"give 1 <= shots <= {size} (strategy.calibration_pool sets the pool)")
-        self.calibration = calibration_pool(self.pool, size, seed)
+            where = "the train split" if self.per_item else "a pool of"
+            raise UserError(f"error_feedback shows shots={shots} calibration examples out of {where} {size}; "
+                            f"give 1 <= shots <= {size}" + ("" if self.per_item else
+                                                            " (strategy.calibration_pool sets the pool)"))
+        if self.per_item:
+            queries = task.items("test") if test_items is None else test_items
+            self.draws = {item.id: select(config.selection, self.pool, shots, item, index, seed)
+                          for index, item in enumerate(queries)}
+            drawn = {example.id: example for examples in self.draws.values() for example in examples}
+            self.calibration = sorted(drawn.values(), key=lambda example: example.id)
+        else:
+            self.calibration = calibration_pool(self.pool, size, seed)
 
     def calibration_items(self) -> list[Item]:
         return self.calibration
 
     def examples(self, item: Item, index: int, calibration: Calibration) -> list[Item]:
-        """m calibration images the model has scored, chosen by the selection policy (same region by default)."""
+        """m calibration images the model has scored: the item's own draw, or chosen from the pool by the
+        selection policy (same region by default)."""
+        if self.per_item:
+            drawn = self.draws[item.id]
+            scored = [example for example in drawn if calibration.get(example.id, {}).get("score") is not None]
+            if not scored:
+                raise NoExamples(f"none of the {len(drawn)} calibration images drawn for it got a score")
+            return scored
         scored = [example for example in self.calibration if calibration.get(example.id, {}).get("score") is not None]
         if len(scored) < self.shots:
             raise UserError(f"error_feedback needs {self.shots} scored calibration images and the model scored "
@@ -106,11 +133,14 @@ class ErrorFeedback(FewShot):
                 reference_answer(example.target)]
 
 
-STRATEGIES = {"zero_shot": FewShot, "few_shot": FewShot, "error_feedback": ErrorFeedback}
+STRATEGIES = ("zero_shot", "few_shot", "error_feedback")
 
 
 def make_strategy(config: StrategyConfig, shots: int | None, metadata: MetadataConfig, task: Task,
-                  seed: int) -> FewShot:
+                  seed: int, test_items: list[Item] | None = None) -> FewShot:
+    """The strategy a config names, for the test items about to be scored (default: the whole test split)."""
     if config.name not in STRATEGIES:
         raise UserError(f"unknown strategy '{config.name}'; choose one of: {', '.join(STRATEGIES)}")
-    return STRATEGIES[config.name](config, effective_shots(shots, config), metadata, task, seed)
+    if config.name == "error_feedback":
+        return ErrorFeedback(config, effective_shots(shots, config), metadata, task, seed, test_items)
+    return FewShot(config, effective_shots(shots, config), metadata, task, seed)

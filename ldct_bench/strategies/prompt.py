@@ -7,7 +7,6 @@ line shown with each image stays short.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from functools import lru_cache
@@ -36,8 +35,9 @@ def instructions(template_name: str, metadata: MetadataConfig, card: TaskCard) -
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def image_part(png: bytes) -> dict[str, Any]:
-    return {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(png).decode()}}
+def image_part(url: str) -> dict[str, Any]:
+    """A content part showing an image given as a data URL (`Task.image_url`)."""
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def item_facts(item: Item, metadata: MetadataConfig) -> str:
@@ -54,7 +54,7 @@ def image_turn(item: Item, task: Task, metadata: MetadataConfig, *texts: str) ->
     """A user turn: the lead text, the image's metadata, any further text, then the image."""
     lead, *rest = texts
     text = " ".join(part for part in (lead, item_facts(item, metadata), *rest) if part)
-    return {"role": "user", "content": [{"type": "text", "text": text}, image_part(task.png(item.id))]}
+    return {"role": "user", "content": [{"type": "text", "text": text}, image_part(task.image_url(item.id))]}
 
 
 def reference_answer(score: float) -> dict[str, Any]:
