@@ -17,7 +17,7 @@ loopback are not the bottleneck. Every figure comes from the server's log or the
   from /proc/PID/stat); "server" is the stand-in's CPU over the same requests.
 - start-up: process start to first request in; teardown: last answer out to process exit.
 
-    python benchmarks/throughput.py [--quick] [--case zero-shot|k10|k34 ...] [--items N]
+    python benchmarks/throughput.py [--quick] [--case zero-shot|k10|k34 ...] [--items N] [--repeat N]
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def measure(case: Case, items: int, task: Path, root: Path, store: Path) -> Figu
     """One case: the real command, then the bare client with the bodies it sent, on one stand-in server."""
     load = os.getloadavg()[0]
     run_dir = root / case.name
-    run_dir.mkdir()
+    run_dir.mkdir(parents=True)
     with standin(case.latency_s, keep=case.concurrency) as (url, server_pid):
         server_before = proc_cpu_s(server_pid)
         run = run_command(command_args(case, url, task, items, run_dir / "run"), command_env(root, store), run_dir)
@@ -260,8 +260,11 @@ def main() -> None:
     parser.add_argument("--case", action="append", choices=list(CASES), help="run only this case (repeatable)")
     parser.add_argument("--items", type=int, default=300, help="test items per case (the task has 300)")
     parser.add_argument("--quick", action="store_true", help="smoke run: two waves of requests per case")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case, one row each (the machine is shared)")
     parser.add_argument("--no-warm-up", action="store_true", help="skip the untimed warm-up run")
     args = parser.parse_args()
+    if not 1 <= args.items <= 300:
+        parser.error(f"--items {args.items}: the benchmark task has 300 test items; give 1 to 300")
     task = bench_task()
     store, root = task.parent / "store", scratch()
     if not args.no_warm_up:
@@ -272,9 +275,10 @@ def main() -> None:
     for name in args.case or list(CASES):
         case = CASES[name]
         items = min(args.items, 2 * case.concurrency) if args.quick else args.items
-        print(measure(case, items, task, root, store).row(), flush=True)
+        for attempt in range(args.repeat):
+            print(measure(case, items, task, root / f"run{attempt}", store).row(), flush=True)
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; per-case timelines: "
-          f"{root}/CASE/timeline.json, the command's output: {root}/CASE/command.log")
+          f"{root}/runN/CASE/timeline.json, the command's output: {root}/runN/CASE/command.log")
     print("ratio = req/s / limit, limit = C / latency; best = whole waves of C; bare = the same bodies from a bare "
           "aiohttp client; peak/mean = requests in flight at the server; cpu/r, phase, server = CPU ms per request "
           "(command whole run, command during the request phase, stand-in server); start-up, teardown in s")

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from .compose import check_command_line
+from .compose import check_command_line, expand_home, help_text
 from .errors import UserError
 from .paths import resource_dir
 from .registry import register
 from .rundir import RunLock, expand_resume, has_answers, remove_unused, resume_command
-from .secrets import scrub_yaml_folder
+from .secrets import mask_logging, redact, scrub_hydra_outputs
 
 
 def _fail(message: str, code: int = 2) -> None:
     print(f"ldct-bench: error: {message}", file=sys.stderr)
     sys.exit(code)
+
+
+def internal_error(exc: Exception) -> str:
+    """One masked line for an unexpected exception; the masked traceback goes to a file for the bug report."""
+    trace = redact("".join(traceback.format_exception(exc)))
+    with tempfile.NamedTemporaryFile("w", prefix="ldct-bench-error-", suffix=".txt", delete=False) as handle:
+        handle.write(trace)
+    return (f"internal error ({exc.__class__.__name__}: {redact(str(exc))[:200]}); this is a bug in ldct-bench: "
+            f"please report it with {handle.name}; answers already received are kept in the run dir")
 
 
 def run_job(cfg: DictConfig) -> float | None:
@@ -29,8 +40,7 @@ def run_job(cfg: DictConfig) -> float | None:
     what it set up (Hydra's .hydra/ and log, run.json), so the corrected command starts clean."""
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
-    if hydra_cfg.output_subdir:  # Hydra wrote .hydra/ before this job: mask keys given on the command line
-        scrub_yaml_folder(run_dir / hydra_cfg.output_subdir)
+    scrub_hydra_outputs(hydra_cfg, run_dir)  # Hydra wrote .hydra/ (and multirun.yaml) before this job
     lock = RunLock(run_dir)
     try:
         lock.acquire()
@@ -51,6 +61,9 @@ def run_job(cfg: DictConfig) -> float | None:
             remove_unused(run_dir)
             _fail("interrupted before any item was scored", 130)
         _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {resume_command(run_dir)}", 130)
+    except Exception as exc:  # a bug: one line here (Hydra would print the overrides, secrets included)
+        remove_unused(run_dir)
+        _fail(internal_error(exc), 1)
     except BaseException:
         remove_unused(run_dir)
         raise
@@ -68,10 +81,17 @@ def run_job(cfg: DictConfig) -> float | None:
 
 
 def main() -> None:
+    mask_logging()  # Hydra logs each sweep job's overrides, secrets included
     try:
+        helping = any(arg in ("-h", "--help", "--hydra-help", "--shell-completion", "-sc") for arg in sys.argv[1:])
+        if not helping and sys.stderr.isatty():  # composing, imports and a first demo build take seconds
+            print("ldct-bench: starting: composing the run and loading the data ...", file=sys.stderr, flush=True)
         register()
-        sys.argv = [sys.argv[0], *expand_resume(sys.argv[1:])]
-        if not any(arg in ("-h", "--help", "--hydra-help", "--shell-completion", "-sc") for arg in sys.argv[1:]):
+        if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+            print(help_text())
+            return
+        sys.argv = [sys.argv[0], *expand_resume(expand_home(sys.argv[1:]))]
+        if not helping:
             check_command_line(sys.argv[1:])
         hydra.main(config_path=str(resource_dir("conf")), config_name="config", version_base="1.3")(run_job)()
     except UserError as exc:

@@ -65,27 +65,48 @@ def _setup(db: sqlite3.Connection, attempts: int = 50) -> None:
             time.sleep(0.05 + 0.05 * attempt)
 
 
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> UserError:
+    return UserError(f"response cache {path} is damaged ({exc}); move it aside (mv {path} {path}.damaged) and run "
+                     "again, or run with cache.mode=off")
+
+
 class ResponseCache:
     def __init__(self, directory: Path):
         directory = Path(directory).expanduser()
+        self.path = directory / "responses.sqlite"
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(directory / "responses.sqlite", timeout=60, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             _setup(self._db)
+        except sqlite3.DatabaseError as exc:
+            if not isinstance(exc, sqlite3.OperationalError):  # the file is there but is no sound database
+                raise _damaged(self.path, exc) from None
+            raise UserError(f"cache dir {directory} is not usable ({exc}); set cache.dir to a writable folder "
+                            "or cache.mode=off") from None
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cache dir {directory} is not usable ({exc}); set cache.dir to a writable folder "
                             "or cache.mode=off") from None
 
     def get(self, key: str) -> tuple[str, dict[str, int], list[dict[str, Any]] | None] | None:
         """(text, usage, token log-probabilities or None) of a stored answer."""
-        row = self._db.execute("SELECT text, usage, logprobs FROM responses WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self._db.execute("SELECT text, usage, logprobs FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:  # "database disk image is malformed": a page in the middle is bad
+            raise _damaged(self.path, exc) from None
         return (row[0], json.loads(row[1] or "{}"), json.loads(row[2]) if row[2] else None) if row else None
 
     def put(self, key: str, model: str, text: str, usage: dict[str, int],
             logprobs: list[dict[str, Any]] | None = None) -> None:
-        self._db.execute("INSERT OR REPLACE INTO responses (key, model, created, text, usage, logprobs) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (key, model, time.time(), text, json.dumps(usage),
-                                                       json.dumps(logprobs) if logprobs is not None else None))
+        try:
+            self._db.execute("INSERT OR REPLACE INTO responses (key, model, created, text, usage, logprobs) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (key, model, time.time(), text, json.dumps(usage),
+                                                           json.dumps(logprobs) if logprobs is not None else None))
+        except sqlite3.OperationalError:
+            raise  # a full disk or a lock: the caller decides
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self.path, exc) from None
 
     def close(self) -> None:
         self._db.close()

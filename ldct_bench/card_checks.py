@@ -42,7 +42,8 @@ def model_card_problems(card: Any) -> list[str]:
         problems.append("api_key_env holds what looks like a key; put the NAME of the environment variable "
                         "there (api_key_env: OPENAI_API_KEY) and export the key in that variable")
     elif key_env and not _ENV_NAME.match(key_env):
-        problems.append(f"api_key_env={key_env!r} is not a variable name; use letters, digits and _ only")
+        problems.append("api_key_env is not a variable name (its value is not shown, in case it is a secret); "
+                        "use letters, digits and _ only")
     for name in ("price_input_per_mtok", "price_output_per_mtok", "price_cached_input_per_mtok"):
         if getattr(card, name) is not None and getattr(card, name) < 0:
             problems.append(f"{name} is negative; prices are dollars per million tokens")

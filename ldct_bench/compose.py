@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 from pathlib import Path
 from typing import Iterable
 
@@ -15,13 +16,64 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .errors import UserError, did_you_mean
 from .paths import resource_dir
-from .registry import CARD_KINDS, CONF_GROUPS, check_choice, register
+from .registry import CARD_KINDS, CONF_GROUPS, check_choice, options, register
 from .secrets import mask_override, redact
 
 GROUPS = (*CARD_KINDS, *CONF_GROUPS)
 # Hydra's own flags that take a value; everything else starting with '-' is a switch.
 _FLAGS_WITH_VALUE = {"-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name",
                      "-cd", "--config-dir", "-i", "--info", "--experimental-rerun", "-sc", "--shell-completion"}
+
+
+_TILDE = re.compile(r"(^|[,\[])~(?=/|,|\]|$)")  # a ~ that starts a value, or one item of a list or sweep
+
+
+def expand_home(argv: list[str]) -> list[str]:
+    """`task.path=~/data` as the README types it: a shell expands ~ only at the start of a word, and Hydra's
+    grammar rejects a bare ~ in a value, so the home folder is put in here, in every key=value override."""
+    home = os.path.expanduser("~")
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        out.append(f"{key}={_TILDE.sub(lambda m: m.group(1) + home, value)}" if sep and not arg.startswith("-")
+                   else arg)
+    return out
+
+
+_SETTING = re.compile(r"^(\w+): *(\S+) *(?:# *(.*))?$")  # a plain top-level value of conf/config.yaml
+_HELP = """python -m ldct_bench [-m] [KEY=VALUE ...]
+
+One benchmark run: a model scores the test images of a task (0 bad ... 4 excellent) and the run dir gets
+predictions.jsonl, results.json (PLCC, SROCC, KROCC, overall with 95% intervals) and two plots.
+With no arguments: the offline demo (synthetic slices, the noise baseline; no key, no network).
+
+  python -m ldct_bench model=o3 strategy=few_shot shots=10 task=ldct_iqa task.path=~/data/ldct-iqa
+  python -m ldct_bench -m model=o3,gpt-4o shots=10,34      # a sweep (-m): one run dir per job
+  python -m ldct_bench --cfg job model=o3                  # every setting as composed; runs nothing
+  ldct-bench estimate model=o3 strategy=error_feedback     # requests, tokens and dollars first
+  ldct-bench list models                                   # what each choice is
+
+Choices (GROUP=OPTION):
+{choices}
+
+Settings (KEY=VALUE), besides any card field (model.concurrency=4, task.path=DIR):
+{settings}
+
+Hydra's own flags: --hydra-help. More in README.md."""
+
+
+def help_text() -> str:
+    """`python -m ldct_bench --help`: what a user can choose and set (Hydra's own help lists its internals)."""
+    groups = {**{kind: options(kind) for kind in GROUPS},
+              **{f"+{group}": sorted(p.stem for p in (resource_dir("conf") / group).glob("*.yaml"))
+                 for group in ("experiment", "table4_row")}}
+    choices = "\n".join(textwrap.fill(", ".join(names), 110, initial_indent=f"  {group:<13}",
+                                      subsequent_indent=" " * 15, break_on_hyphens=False)
+                        for group, names in groups.items())
+    found = [_SETTING.match(line) for line in (resource_dir("conf") / "config.yaml").read_text().splitlines()]
+    settings = "\n".join(f"  {m.group(1) + '=' + m.group(2):<19} {m.group(3) or ''}".rstrip()
+                         for m in found if m and m.group(1) not in ("defaults", "hydra"))
+    return _HELP.format(choices=choices, settings=settings)
 
 
 def user_overrides(argv: list[str]) -> list[str]:

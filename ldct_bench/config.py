@@ -64,6 +64,7 @@ class ModelCard:
     supports_images: bool = True
     system_role: bool = True  # false: the endpoint rejects system messages (Gemma on Google's API); fold into the first user turn
     structured_output: bool = False
+    category_as_score: bool = False  # read a reply that gives only a category as its level (Bad 0 ... Excellent 4)
     temperature: Optional[float] = 0.0
     max_tokens: Optional[int] = 512
     max_completion_tokens: Optional[int] = None
@@ -107,6 +108,9 @@ class TaskCard:
     test_split: str = "test"
     train_ids: Optional[List[str]] = None  # a fixed shot pool (the paper's small-scale setting)
     test_ids: Optional[List[str]] = None
+    # Split sizes of the public release, so `ldct-bench estimate` can price a run before the data is here.
+    train_size: Optional[int] = None
+    test_size: Optional[int] = None
     window_width: float = 350.0
     window_level: float = 40.0
     image_size: Optional[int] = None  # None = native 512x512
@@ -174,7 +178,6 @@ class RunConfig:
     limit: Optional[int] = None
     max_cost: Optional[float] = None
     min_coverage: float = 0.0
-    bootstrap: int = 1000
     repeats: int = 1  # independent answers per item (at the card's temperature); the item's score is their mean
     scoring: str = "text"  # text: the score the reply states; expected: the expected level from token log-probabilities
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from .errors import UserError
-from .metrics import ALL, bca_interval, bca_p_value, correlations, leave_one_out_weights, resample_weights, \
-    weighted_correlations
+from .metrics import ALL, correlations, resample_weights, t_quantile, weighted_correlations
 
 
 @dataclass(frozen=True)
@@ -49,23 +49,29 @@ def paired_deltas(records_a: list[dict], records_b: list[dict], resamples: int =
     """B - A for plcc, srocc, krocc and overall over the items both runs scored (records are
     predictions.jsonl lines with id, target, score; score None = failure).
 
-    Both runs are resampled with the same items (so what the items share cancels); the interval is BCa,
-    the method benchmarks/ci_coverage.py chose, and the p-value inverts that interval (p < 1 - level exactly
-    when the interval excludes 0). Fewer than 3 shared items give NaN intervals and p-values."""
+    Both runs are resampled with the same items, so what the items share cancels. The interval is B - A
+    +- t(n-1) x the SE of B - A over the paired resamples, the method of the run's own intervals where it
+    applies (a difference has no Fisher z); the p-value is that t test's, so p < 1 - level exactly when
+    the interval excludes 0. benchmarks/ci_coverage.py: 0.94-0.97 coverage at n = 30 and 300, where the
+    paired percentile and BCa intervals fell to 0.92 and 0.90. Fewer than 3 shared items give NaNs."""
     rows = shared_items(records_a, records_b)
     n = len(rows)
     targets, scores_a, scores_b = np.array(rows, dtype=float).reshape(n, 3).T
     point_a, point_b = correlations(targets, scores_a), correlations(targets, scores_b)
-    if n < 3 or resamples <= 0:
+    if n < 3 or resamples <= 1:
         return {name: PairedDelta(name, point_a[name], point_b[name], point_b[name] - point_a[name],
                                   math.nan, math.nan, math.nan, n) for name in ALL}
-    weights = np.vstack([resample_weights(n, resamples, seed), leave_one_out_weights(n)])
+    weights = resample_weights(n, resamples, seed)
     draws_a, draws_b = weighted_correlations(targets, scores_a, weights), weighted_correlations(targets, scores_b, weights)
-    out = {}
-    for name in ALL:
-        delta = point_b[name] - point_a[name]
-        spread = draws_b[name] - draws_a[name]
-        low, high = bca_interval(delta, spread[:resamples], spread[resamples:], level)
-        out[name] = PairedDelta(name, point_a[name], point_b[name], delta, low, high,
-                                bca_p_value(delta, spread[:resamples], spread[resamples:]), n)
-    return out
+    return {name: _delta(name, point_a[name], point_b[name], draws_b[name] - draws_a[name], n, level) for name in ALL}
+
+
+def _delta(name: str, a: float, b: float, spread: np.ndarray, n: int, level: float) -> PairedDelta:
+    """B - A with its t interval and two-sided p-value from the SE of the paired resampled differences."""
+    delta, spread = b - a, spread[np.isfinite(spread)]
+    if not math.isfinite(delta) or len(spread) < 2:
+        return PairedDelta(name, a, b, delta, math.nan, math.nan, math.nan, n)
+    se = float(spread.std(ddof=1))
+    half = t_quantile(level, n) * se
+    p_value = float(2 * stats.t.sf(abs(delta) / se, n - 1)) if se > 0 else float(delta == 0)
+    return PairedDelta(name, a, b, delta, delta - half, delta + half, p_value, n)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .metrics import NAMES, bootstrap_ci, correlations
+from .metrics import NAMES, confidence_intervals, correlations
 from .rundir import RESULTS
 from .config import effective_shots
 from .report.setting import BASELINE, NO_PROMPT, setting_text
@@ -66,7 +66,7 @@ def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, d
     scored = [r for r in records if r.get("score") is not None]
     targets, scores = [r["target"] for r in scored], [r["score"] for r in scored]
     values = correlations(targets, scores)
-    ci = bootstrap_ci(targets, scores, resamples=cfg.bootstrap, seed=cfg.seed)
+    ci = confidence_intervals(targets, scores)
     failures = Counter((r.get("error") or "unknown").split(":")[0] for r in records if r.get("score") is None)
     usage = Counter()
     for record in records:

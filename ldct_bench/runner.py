@@ -223,8 +223,6 @@ def check_settings(cfg: DictConfig) -> None:
                         "choose a vision model (`ldct-bench list models`)")
     if not 0.0 <= cfg.min_coverage <= 1.0:
         raise UserError(f"min_coverage={cfg.min_coverage} must be between 0 and 1")
-    if cfg.bootstrap <= 0:
-        raise UserError(f"bootstrap={cfg.bootstrap} must be a positive number of resamples (1000 is usual)")
     if cfg.max_cost is not None and cfg.max_cost < 0:
         raise UserError(f"max_cost={cfg.max_cost:g} is negative; give dollars (0 or more) or null for no limit")
     if cfg.max_cost is not None and not has_prices(cfg.model):

@@ -17,9 +17,10 @@ from .backends.base import Completion
 
 SCORINGS = ("text", "expected")
 LEVELS = "01234"
-# Where the score's value starts: after the JSON key, or after an explicit "score ...:" statement.
+# Where the score's value starts: after the JSON key, after an explicit "score ...:" statement, before "/4".
 _JSON_VALUE = re.compile(r'"score"\s*:\s*"?\s*(?=\d)', re.I)
 _TEXT_VALUE = re.compile(r"score[^\n:：]{0,30}[:：]\s*[*_\s]*(?=\d)", re.I)
+_OUT_OF_FOUR = re.compile(r"(?<![\d.,])(?=\d(?:[.,]\d+)?\s*(?:/\s*4|out of 4)\b)", re.I)
 _BARE = re.compile(r"^\s*(?=\d)")
 _DECORATION = " \t\n\"'*_:：`"
 
@@ -32,13 +33,16 @@ class LevelAnswer(Answer):
 
 
 def level_position(text: str, answer: Answer) -> int:
-    """Character offset of the stated score's first digit (its level), or AnswerError."""
+    """Character offset of the stated score's first digit (its level), or AnswerError. The last matching place
+    wins: a reasoning block, which the reader skipped, comes before the answer."""
     digit = LEVELS[min(int(answer.score), 4)]
-    patterns = (_JSON_VALUE, _TEXT_VALUE, _BARE) if answer.read_from == "json" else (_TEXT_VALUE, _BARE, _JSON_VALUE)
+    patterns = (_JSON_VALUE, _TEXT_VALUE, _OUT_OF_FOUR, _BARE)
+    if answer.read_from != "json":
+        patterns = (_TEXT_VALUE, _OUT_OF_FOUR, _BARE, _JSON_VALUE)
     for pattern in patterns:
-        for match in pattern.finditer(text):
-            if text[match.end()] == digit:
-                return match.end()
+        places = [match.end() for match in pattern.finditer(text) if text[match.end()] == digit]
+        if places:
+            return places[-1]
     raise AnswerError("the score's level digit was not found in the reply")
 
 

@@ -10,6 +10,7 @@ environment, a URL's password) pass it too, so an echo of it in a server's error
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from pathlib import Path
 from typing import Any, Iterable
@@ -31,12 +32,14 @@ _SECRET_VALUE = re.compile(
 # A whole value that is an opaque token (32 hex digits, a long mixed string) rather than a variable name.
 _OPAQUE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9\-+/=.]{24,}")
 # `scheme://user:password@` in any text.
-_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*://)[^/\s@?#'\"<>]+@", re.I)
+_USERINFO = re.compile(r"\b([a-z][a-z0-9+.\-]*\\?:(?:\\?/){2})[^/\s@?#'\"<>]+@", re.I)  # also Hydra-escaped `\:`
 # An HTTP credential after its scheme word; a plain English word after "Basic" is left alone.
-_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token|Digest)(\s+)(?=\S*[A-Z0-9+/=_\-.])[A-Za-z0-9._~+/=\-]{8,}")
+_AUTH_SCHEME = re.compile(r"\b(Bearer|Basic|Token|Digest)((?:\\?\s)+)(?=\S*[A-Z0-9+/=_\-.])[A-Za-z0-9._~+/=\-]{8,}")
 # `name=value`, `name: value`, `"name": "value"` with a secret name (`api-key=`, `Authorization: Basic ...`).
-_FIELD = re.compile(rf"(?<![\w.])((?:[A-Za-z][\w\-.]*[_\-.])?(?:{_SECRET_WORDS})['\"]?\s*[:=]\s*\[?['\"]?)"
-                    r"(?:(?:Bearer|Basic|Token)\s+)?[^\s,;&'\"}\]\[]+", re.I)
+_FIELD = re.compile(rf"(?<![\w.])((?:[A-Za-z][\w\-.]*[_\-.])?(?:{_SECRET_WORDS})['\"]?\s*\\?[:=]\s*\[?['\"]?)"
+                    r"(?:(?:Bearer|Basic|Token)(?:\\?\s)+)?[^\s,;&'\"}\]\[]+", re.I)
+# `extra_headers={...}` written out in text (a sweep's log line): every header value is masked.
+_HEADERS_FIELD = re.compile(r"(?<![\w.])((?:[\w\-.]*[_\-.])?headers\\?[:=]\s*)(?:\{[^}]*\}|[^\s,]+)", re.I)
 # `--api-key VALUE` on a command line (the vLLM server's), also as list items (`[--api-key,VALUE]`).
 _FLAG_NAME = rf"--(?:[\w\-]*[_\-])?(?:{_SECRET_WORDS})"
 _FLAG = re.compile(rf"(?<![\w\-])({_FLAG_NAME}(?:['\"]?\s*,\s*['\"]?|\s+))(?!-)[^\s,\]'\"]+", re.I)
@@ -62,6 +65,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
         text = text.replace(secret, MASK)
     text = _USERINFO.sub(lambda m: f"{m.group(1)}{MASK}@", text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _HEADERS_FIELD.sub(lambda m: f"{m.group(1)}{MASK}", text)
     text = _FIELD.sub(lambda m: f"{m.group(1)}{MASK}", text)
     text = _FLAG.sub(lambda m: f"{m.group(1)}{MASK}", text)
     return _SECRET_VALUE.sub(MASK, text)
@@ -69,7 +73,8 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 def url_secrets(url: str | None) -> list[str]:
     """The exact secrets a URL carries, and the forms a server may echo them in: the password, `user:password`
-    and its Basic-auth base64, and the values of secret-named query parameters."""
+    and its Basic-auth base64 (or a lone user name, often a token), and the values of secret-named query
+    parameters."""
     if not url:
         return []
     try:
@@ -82,6 +87,8 @@ def url_secrets(url: str | None) -> list[str]:
     if password:
         pair = f"{unquote(user or '')}:{unquote(password)}"
         found += [unquote(password), password, pair, base64.b64encode(pair.encode()).decode()]
+    elif user:  # `https://TOKEN@host`: a token given as the user name
+        found += [unquote(user), user]
     return found
 
 
@@ -138,15 +145,52 @@ def mask_override(text: str) -> str:
     return redact(text)
 
 
-def scrub_yaml_folder(folder: Path) -> None:
-    """Rewrite every YAML file in a folder (Hydra's .hydra/) with secrets masked."""
+def scrub_yaml_file(path: Path) -> None:
+    """Rewrite a YAML file Hydra wrote (`.hydra/*.yaml`, a sweep's `multirun.yaml`) with secrets masked."""
     from omegaconf import OmegaConf
 
+    node = OmegaConf.load(path)
+    masked = mask_secrets(node)
+    if masked != OmegaConf.to_container(node, resolve=False, enum_to_str=True):
+        path.write_text(OmegaConf.to_yaml(OmegaConf.create(masked)))
+
+
+def scrub_yaml_folder(folder: Path) -> None:
+    """Rewrite every YAML file in a folder (Hydra's .hydra/) with secrets masked."""
     for path in sorted(Path(folder).glob("*.yaml")):
-        node = OmegaConf.load(path)
-        masked = mask_secrets(node)
-        if masked != OmegaConf.to_container(node, resolve=False, enum_to_str=True):
-            path.write_text(OmegaConf.to_yaml(OmegaConf.create(masked)))
+        scrub_yaml_file(path)
+
+
+def scrub_hydra_outputs(hydra_cfg: Any, run_dir: Path) -> None:
+    """Mask what Hydra wrote before the job ran: the job's `.hydra/` and, in a sweep, `multirun.yaml`."""
+    from hydra.types import RunMode
+
+    if hydra_cfg.output_subdir:
+        scrub_yaml_folder(Path(run_dir) / hydra_cfg.output_subdir)
+    sweep_file = Path(hydra_cfg.sweep.dir) / "multirun.yaml"
+    if hydra_cfg.mode == RunMode.MULTIRUN and sweep_file.is_file():
+        scrub_yaml_file(sweep_file)
+
+
+def mask_logging() -> None:
+    """Redact every log record of this process: Hydra's launcher logs each job's overrides as given."""
+    make = logging.getLogRecordFactory()
+    if getattr(make, "masks_secrets", False):
+        return
+
+    def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make(*args, **kwargs)
+        try:
+            text = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record is logging's own error to report
+            return record
+        shown = redact(text)
+        if shown != text:
+            record.msg, record.args = shown, ()
+        return record
+
+    masked.masks_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(masked)
 
 
 def _mask_value(key: str, value: Any) -> Any:

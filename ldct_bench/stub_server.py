@@ -9,7 +9,10 @@ markdown-wrapped or malformed replies, stalls) on a fixed cycle, so runs are rep
 from __future__ import annotations
 
 import argparse
+import base64
+import functools
 import hashlib
+import io
 import json
 import math
 import random
@@ -20,18 +23,31 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from PIL import Image
+
 FAULTS = ("ok", "429", "500", "400", "401", "markdown", "malformed", "stall", "drop", "unparseable", "refusal",
           "cutoff", "trickle")
 LEVEL_WIDTH = 0.8  # how sharply the stand-in's level probabilities peak around its score
 
 
 def hashed_score(body: dict[str, Any]) -> float:
-    """A deterministic score in [0, 4] from the last image in the request."""
+    """A deterministic score in [0, 4] from the pixels of the last image in the request (not its bytes, so an
+    encoder setting that changes the PNG but not the picture changes no answer)."""
     images = [part["image_url"]["url"] for message in body.get("messages", [])
               if isinstance(message.get("content"), list)
               for part in message["content"] if part.get("type") == "image_url"]
-    digest = hashlib.sha256((images[-1] if images else "").encode()).digest()
+    digest = hashlib.sha256(_pixels(images[-1]) if images else b"").digest()
     return round(int.from_bytes(digest[:4], "big") / 2**32 * 4.0, 1)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pixels(url: str) -> bytes:
+    """The decoded pixels of a data-URL image (the URL itself when it is not one)."""
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+            return image.tobytes()
+    except (IndexError, ValueError, OSError):
+        return url.encode()
 
 
 @dataclass

@@ -120,6 +120,12 @@ def invoke(argv: list[str], capsys: pytest.CaptureFixture) -> Invocation:
     return Invocation(code, captured.out, captured.err)
 
 
+def one_error(stderr: str) -> bool:
+    """True when stderr holds exactly one `ldct-bench: error:` line and no traceback (progress bars aside)."""
+    lines = [line for line in stderr.replace("\r", "\n").splitlines() if line.startswith("ldct-bench: error")]
+    return len(lines) == 1 and "Traceback" not in stderr
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

@@ -107,3 +107,70 @@ def test_card_with_a_missing_field(tmp_path, capsys, monkeypatch):
 
 def test_resume_of_a_folder_that_is_no_run(tmp_path, capsys):
     _assert_one_line(invoke([f"resume={tmp_path}"], capsys), "resume=", "run.json")
+
+
+def test_a_cache_file_damaged_in_its_middle_is_one_line(tmp_path, capsys, stub, monkeypatch, offline_env):
+    """A real cache written by a run, then bytes overwritten in its middle: the next run names the file and the fix."""
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    assert invoke([*stub.model_args(), "limit=30", f"hydra.run.dir={tmp_path / 'r1'}"], capsys).code == 0
+    path = offline_env / "responses.sqlite"
+    wal = path.with_name("responses.sqlite-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "every answer is in the main file"
+    size = path.stat().st_size
+    assert size >= 3 * 4096, "the cache holds more than its first page"
+    with open(path, "r+b") as handle:
+        handle.seek(size // 2)
+        handle.write(b"\xa5" * 4096)
+    message = _assert_one_line(invoke([*stub.model_args(), "limit=30", f"hydra.run.dir={tmp_path / 'r2'}"], capsys),
+                               f"response cache {path} is damaged", "move it aside", "cache.mode=off")
+    assert "malformed" in message
+    result = invoke([*stub.model_args(), "limit=30", "cache.mode=off", f"hydra.run.dir={tmp_path / 'r3'}"], capsys)
+    assert result.code == 0, result.err[-1500:]
+
+
+def _saved(folder, columns: dict) -> str:
+    """A DatasetDict saved with `save_to_disk`, both splits holding the given columns."""
+    import datasets
+
+    datasets.DatasetDict({split: datasets.Dataset.from_dict(columns) for split in ("train", "test")}).save_to_disk(
+        str(folder))
+    return str(folder)
+
+
+@pytest.mark.parametrize("columns, found", [
+    ({"name": ["a"], "label": [1]}, "columns name (number"),
+    ({"id": ["a"], "image": ["a.tif"], "score": ["high"]}, "columns id (string), image (string), score (string)"),
+])
+def test_a_dataset_with_other_columns_names_expected_and_found(columns, found, tmp_path, capsys):
+    path = _saved(tmp_path / "other", columns)
+    message = _assert_one_line(invoke(["task=ldct_iqa", f"task.path={path}", "model=noise-baseline",
+                                       f"hydra.run.dir={tmp_path / 'r'}"], capsys),
+                               "expected id (string), image (Image), score (number)", "ldct-bench prepare")
+    assert found.split(" (")[0] in message and "the 'train' split has columns" in message
+
+
+@pytest.fixture(scope="module")
+def empty_train_task(tmp_path_factory, regionless_task):
+    """The regionless release with its train split emptied (one zero-row shard)."""
+    import datasets
+
+    data = datasets.load_from_disk(str(regionless_task))
+    data["train"] = data["train"].select([]).flatten_indices()
+    out = tmp_path_factory.mktemp("empty-train") / "data"
+    data.save_to_disk(str(out), num_shards={"train": 1, "test": 1})
+    return out
+
+
+@pytest.mark.parametrize("argv, needs", [
+    (["strategy=few_shot"], "strategy=few_shot"),
+    (["strategy=error_feedback"], "strategy=error_feedback"),
+    (["strategy=zero_shot", "model=noise-baseline"], "model noise-baseline"),
+])
+def test_examples_from_an_empty_train_split_is_one_line(argv, needs, empty_train_task, tmp_path, capsys, stub,
+                                                        monkeypatch):
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    model = [] if any(a.startswith("model=") for a in argv) else stub.model_args()
+    _assert_one_line(invoke([*model, "task=ldct_iqa", f"task.path={empty_train_task}", *argv,
+                             f"hydra.run.dir={tmp_path / 'r'}"], capsys),
+                     "the train split 'train' is empty", needs, "strategy=zero_shot")
+    assert not stub.requests

@@ -49,7 +49,7 @@ def test_max_cost_stops_the_run_cleanly_and_resume_finishes_it(stub, tmp_path, m
     monkeypatch.setenv("STUB_API_KEY", "k")
     run_dir = tmp_path / "run"
     # the stub bills ~1,100 prompt tokens per one-image request: at $1000 per million that is ~$1.1 per item
-    priced = [*stub.model_args(), "strategy=zero_shot", "limit=8", "model.concurrency=1", "bootstrap=0",
+    priced = [*stub.model_args(), "strategy=zero_shot", "limit=8", "model.concurrency=1",
               "model.price_input_per_mtok=1000", "model.price_output_per_mtok=1000"]
     result = invoke([*priced, "max_cost=3", f"hydra.run.dir={run_dir}"], capsys)
     assert result.code == 0, result.err

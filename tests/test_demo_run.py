@@ -64,4 +64,5 @@ def test_multirun_leaves_one_results_file_per_job(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     found = sorted(sweep.rglob("results.json"))
     assert len(found) == 2
-    assert sorted(json.loads(p.read_text())["shots"] for p in found) == [0, 10]
+    assert sorted(o for p in found for o in json.loads((p.parent / "run.json").read_text())["overrides"]) == \
+        ["shots=0", "shots=10"]

@@ -28,7 +28,7 @@ def test_estimate_predicts_the_requests_and_images_a_run_then_sends(stub, tmp_pa
     dollars = (predicted["prompt_tokens"] * 2.5 + predicted["output_tokens"] * 10) / 1e6
     assert predicted["cost_usd"] == pytest.approx(dollars, abs=1e-4)
 
-    result = invoke([*args, "bootstrap=0", f"hydra.run.dir={tmp_path / 'run'}"], capsys)
+    result = invoke([*args, f"hydra.run.dir={tmp_path / 'run'}"], capsys)
     assert result.code == 0, result.err
     assert len(stub.requests) == predicted["requests"]
     for request in stub.requests:
@@ -69,3 +69,29 @@ def test_a_mistyped_override_is_one_line(capsys):
         main(["estimate", "model=gpt4o"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "did you mean gpt-4o" in err and "Traceback" not in err
+
+
+def test_a_paper_table_is_priced_before_any_data_is_downloaded(capsys):
+    """No data for ldct_iqa here: the card's split sizes give the counts, the demo's images the prompt sizes."""
+    jobs = estimate(["+experiment=paper_table3", "model=o3,gpt-4o", "--sample", "1"], capsys)
+    assert [(j["model"], j["scoring_requests"], j["split_sizes_from"]) for j in jobs] == [
+        ("o3", 300, "task card"), ("gpt-4o", 300, "task card")]
+    assert all(j["images_per_request"] == 11 and j["image_sizes"] == ["512x512"] for j in jobs)  # 10 shots + query
+    text = estimate(["task=ldct_iqa_small", "model=o3", "strategy=zero_shot", "--sample", "1"], capsys, as_json=False)
+    assert "10 test items counted from the task card's split sizes" in text
+
+
+def test_a_data_path_that_is_wrong_is_not_replaced_by_the_card(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["estimate", "task=ldct_iqa", f"task.path={tmp_path / 'nowhere'}", "model=o3"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"task.path={tmp_path / 'nowhere'} does not exist" in err
+
+
+def test_prompt_tokens_per_test_and_per_calibration_request_add_up(capsys):
+    [e] = estimate(["model=o3", "strategy=error_feedback", "limit=5"], capsys)
+    total = e["prompt_tokens_per_request"] * 5 + e["prompt_tokens_per_calibration"] * 40
+    assert abs(e["prompt_tokens"] - total) <= 45  # rounding of the two means
+    text = estimate(["model=o3", "strategy=error_feedback", "limit=5"], capsys, as_json=False)
+    assert (f"({e['prompt_tokens_per_request']:,} per test request, {e['prompt_tokens_per_calibration']:,} per "
+            "calibration request)") in text

@@ -75,12 +75,15 @@ def test_table4_sweep_runs_every_row_against_a_local_endpoint(stub, tmp_path, mo
     """The real multirun, with the stub for o3, the demo task for the data, 2 test items a row, small images."""
     monkeypatch.setenv("STUB_API_KEY", "k")
     sweep = tmp_path / "sweep"
-    result = invoke(["-m", "+experiment=paper_table4", *stub.model_args(), "task=demo", "task.image_size=128",
-                     "limit=2", "strategy.calibration_pool=8", f"hydra.sweep.dir={sweep}"], capsys)
+    result = invoke(["-m", "+experiment=paper_table4", *stub.model_args(), "model.max_tokens=null", "task=demo",
+                     "task.image_size=128", "limit=2", f"hydra.sweep.dir={sweep}"], capsys)
     assert result.code == 0, result.err[-2000:]
     found = {(r["strategy"], r["shots"], r["metadata"]): r
              for r in (json.loads(p.read_text()) for p in sweep.rglob("results.json"))}
     assert set(found) == {("few_shot", 10, "none"), ("few_shot", 34, "none"), ("few_shot", 34, "region_noise"),
                           ("error_feedback", 5, "region_noise")}
     assert all(r["n_scored"] == 2 and r["model"] == "openai-compatible" for r in found.values())
-    assert len(stub.requests) == 2 * 4 + 8  # each calibration image asked once
+    [calibration] = list(sweep.rglob("calibration.jsonl"))
+    drawn = {line for line in calibration.read_text().splitlines() if line.strip()}
+    assert 5 <= len(drawn) <= 10  # per_item: 5 drawn for each of the 2 test images, shared where they overlap
+    assert len(stub.requests) == 2 * 4 + len(drawn)  # each calibration image asked once

@@ -28,23 +28,22 @@ def _results(run_dir):
     return json.loads((run_dir / "results.json").read_text())
 
 
-def test_lists_both_runs_with_an_overall_column(wandb_sweep, board):
+def test_a_baseline_sweep_is_one_baseline_row_counting_both_runs(wandb_sweep, board):
+    """The sweep ran the noise baseline with shots=0 and 10: it reads no examples, so both runs are one setting."""
     out, result = board
-    header, *lines = result.stdout.splitlines()[:3]
-    assert "overall" in header.split()
+    header, line, *rest = result.stdout.splitlines()
+    assert rest[-1].startswith("wrote ") and len(rest) == 1  # one row
     overall_at = header.split().index("overall")
-    for run_dir in wandb_sweep.run_dirs:
-        line = next(line for line in lines if line.rstrip().endswith(str(run_dir)))
-        assert float(line.split()[overall_at]) == pytest.approx(_results(run_dir)["metrics"]["overall"], abs=1e-4)
+    newest = max(wandb_sweep.run_dirs, key=lambda d: (d / "results.json").stat().st_mtime)
+    assert line.rstrip().endswith(str(newest))
+    assert float(line.split()[overall_at]) == pytest.approx(_results(newest)["metrics"]["overall"], abs=1e-4)
     with open(out / "leaderboard.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    assert sorted(int(r["shots"]) for r in rows) == [0, 10]
-    assert {r["source"] for r in rows} == {str(d) for d in wandb_sweep.run_dirs}
-    for r in rows:
-        results = _results(next(d for d in wandb_sweep.run_dirs if str(d) == r["source"]))
-        assert float(r["overall"]) == pytest.approx(results["metrics"]["overall"])
-        assert [float(r["overall_ci_low"]), float(r["overall_ci_high"])] == results["ci"]["overall"]
-        assert float(r["coverage"]) == results["coverage"] and r["published"] == "False"
+        (row,) = list(csv.DictReader(handle))
+    assert (row["strategy"], row["shots"], row["runs"], row["source"]) == ("baseline", "", "2", str(newest))
+    results = _results(newest)
+    assert float(row["overall"]) == pytest.approx(results["metrics"]["overall"])
+    assert [float(row["overall_ci_low"]), float(row["overall_ci_high"])] == results["ci"]["overall"]
+    assert float(row["coverage"]) == results["coverage"] and row["published"] == "False"
     assert "| overall |" in (out / "leaderboard.md").read_text()
 
 
@@ -55,7 +54,7 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        self.images += [attrs["src"]] if tag == "img" else []
+        self.images += [attrs["src"]] if tag == "img" and "thumb" in attrs.get("class", "") else []
         self.links += [attrs[k] for k in ("href", "src") if k in attrs and tag != "img"]
         self.rows += tag == "tr"
         self.scripts += tag == "script"
@@ -64,8 +63,8 @@ class _Page(HTMLParser):
 def test_html_is_self_contained_sortable_and_embeds_the_scatter_plots(board):
     page = _Page()
     page.feed((board[0] / "leaderboard.html").read_text())
-    assert page.rows == 3 and page.scripts == 1 and page.links == []  # header + 2 runs; nothing fetched
-    assert len(page.images) == 2
+    assert page.rows == 2 and page.scripts == 1 and page.links == []  # header + 1 row; nothing fetched
+    assert len(page.images) == 1
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -76,7 +75,7 @@ def test_published_rows_sit_beside_runs_marked_not_run_here(wandb_sweep):
     published = [r for r in rows if r.published]
     assert {r.overall for r in published} >= {2.7427, 2.6843, 2.4026, 2.1219, 2.2649}
     assert all(r.source.startswith("published, not run here") and r.run_dir is None for r in published)
-    assert len([r for r in rows if not r.published]) == 2
+    assert len([r for r in rows if not r.published]) == 1
     on_task = [r for r in rows if r.task == "ldct_iqa"]
     assert [r.rank for r in on_task] == list(range(1, len(on_task) + 1))
     assert on_task[0].overall == 2.7427
@@ -119,7 +118,7 @@ def test_leaderboard_to_wandb_writes_a_table(wandb_sweep, tmp_path, capsys):
     cli_main(["leaderboard", str(wandb_sweep.sweep_dir), "--out", str(tmp_path), "--wandb"])
     (run,) = offline_runs(tmp_path / "wandb")  # offline_env points WANDB_DIR here
     table = run.table("leaderboard")
-    assert run.job_type == "leaderboard" and len(table["data"]) == 2 and "overall" in table["columns"]
+    assert run.job_type == "leaderboard" and len(table["data"]) == 1 and "overall" in table["columns"]
     assert re.search(r"^W&B offline run written to .*; upload it with: wandb sync ", capsys.readouterr().out, re.M)
 
 
@@ -134,3 +133,74 @@ def test_bad_input_fails_in_one_line(tmp_path, monkeypatch, capsys, args, messag
         cli_main(args)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def _write_run(folder, model, scores, targets):
+    """A run dir of the demo task whose results follow from its predictions (None = a failed item)."""
+    from ldct_bench.metrics import correlations
+
+    folder.mkdir(parents=True)
+    records = [{"id": f"t{i:03d}", "target": t, "score": s} for i, (t, s) in enumerate(zip(targets, scores))]
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    scored = [r for r in records if r["score"] is not None]
+    metrics = correlations([r["target"] for r in scored], [r["score"] for r in scored])
+    (folder / "results.json").write_text(json.dumps({
+        "task": "demo", "model": model, "strategy": "zero_shot", "selection": None, "shots": 0, "metadata": "none",
+        "metrics": {k: float(v) for k, v in metrics.items()}, "ci": {"overall": [None, None]},
+        "coverage": len(scored) / len(records), "n": len(records), "cost_usd": 0.5}))
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Four runs on the same 80 items: the best, a near twin, a clearly worse one, and a sharp one on 30% of items."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    targets = [round(float(t), 3) for t in rng.uniform(0, 4, 80)]
+    best = [t + float(e) for t, e in zip(targets, rng.normal(0, 0.3, 80))]
+    root = tmp_path_factory.mktemp("graded")
+    _write_run(root / "best", "best", best, targets)
+    _write_run(root / "twin", "twin", [s + float(e) for s, e in zip(best, rng.normal(0, 0.02, 80))], targets)
+    _write_run(root / "worse", "worse", [t + float(e) for t, e in zip(targets, rng.normal(0, 1.5, 80))], targets)
+    _write_run(root / "partial", "partial", [t if i % 10 < 3 else None for i, t in enumerate(targets)], targets)
+    return root
+
+
+def test_rows_under_min_coverage_are_flagged_and_ranked_last(graded):
+    rows = build([graded])
+    assert [r.model for r in rows] == ["best", "twin", "worse", "partial"]
+    assert [r.low_coverage for r in rows] == [False, False, False, True]
+    assert rows[3].overall == pytest.approx(3.0)  # perfect on its items, still last: measured on 30% of them
+    assert [r.model for r in build([graded], min_coverage=0.2)][0] == "partial"
+
+
+def test_each_row_has_its_paired_distance_from_the_best(graded):
+    rows = {r.model: r for r in build([graded])}
+    assert rows["best"].best and rows["best"].delta == 0.0
+    twin, worse = rows["twin"], rows["worse"]
+    assert twin.tied_with_best is True and twin.delta_ci[0] <= 0.0 <= twin.delta_ci[1]
+    assert worse.tied_with_best is False and worse.delta_ci[1] < 0.0
+    assert worse.delta == pytest.approx(worse.overall - rows["best"].overall, abs=1e-6)  # same items: plain difference
+    assert rows["partial"].delta_ci[0] is not None  # paired over the 24 items both scored
+
+
+def test_the_page_marks_ties_low_coverage_and_published_rows_and_charts_cost(graded, tmp_path):
+    cli_main(["leaderboard", str(graded), "--published", "--out", str(tmp_path)])
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert page.count('<span class="tag low">') == 1
+    assert page.count('<span class="tag pub">published</span>') == 13
+    assert "<h2>task demo</h2>" in page and "<h2>task ldct_iqa</h2>" in page
+    assert page.count("<svg") == 4 + 13  # an overall bar per row with a score
+    assert "overall against cost" in page and page.count("class='chart'") == 1
+    with open(tmp_path / "leaderboard.csv", newline="") as handle:
+        rows = {r["model"]: r for r in csv.DictReader(handle)}
+    assert rows["twin"]["tied_with_best"] == "True" and rows["partial"]["low_coverage"] == "True"
+    assert page.count("≈ best</span>") == sum(r["tied_with_best"] == "True" for r in rows.values())
+    assert float(rows["worse"]["delta_ci_high"]) < 0
+
+
+def test_min_coverage_outside_0_1_is_one_line(graded, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["leaderboard", str(graded), "--min-coverage", "90"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--min-coverage 90.0 must be between 0 and 1" in err

@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats
 
-from ldct_bench.metrics import bootstrap_ci, correlations
+from ldct_bench.metrics import confidence_intervals, correlations
 
 
 def test_perfect_and_reversed_order():
@@ -51,29 +51,95 @@ def test_undefined_cases_are_nan_not_errors():
     assert math.isnan(correlations([1, 2, 3], [2, 2, 2])["plcc"])
 
 
-def test_bootstrap_ci_brackets_the_estimate_and_is_seeded():
+def test_intervals_bracket_the_estimate_and_are_deterministic():
     import numpy as np
     rng = np.random.default_rng(0)
     y = rng.uniform(0, 4, 40)
     p = y + rng.normal(0, 0.7, 40)
     point = correlations(y, p)
-    ci = bootstrap_ci(y, p, resamples=300, seed=1)
+    ci = confidence_intervals(y, p)
     for name in ("plcc", "srocc", "krocc", "overall"):
         lo, hi = ci[name]
         assert lo <= point[name] <= hi
         assert hi - lo > 0.01
-    assert bootstrap_ci(y, p, resamples=300, seed=1) == ci
+    assert confidence_intervals(y, p) == ci
 
 
-def test_vectorised_resample_metrics_equal_scipy_ties_included():
+def _ours_like(rng, n):
+    """Targets: means of 5 integer ratings; answers: one decimal, half of them whole numbers (many ties)."""
+    import numpy as np
+    y = rng.integers(0, 5, (n, 5)).mean(axis=1)
+    p = np.clip(np.round(y + rng.normal(0, 0.8, n), 1), 0, 4)
+    p[::2] = np.rint(p[::2])
+    return y, p
+
+
+@pytest.mark.parametrize("n", [8, 30, 120])
+def test_weighted_resamples_equal_scipy_on_the_expanded_sample(n):
+    """Each bootstrap row (item multiplicities) gives what scipy gives on the resample itself, ties and
+    duplicated items included; tiny n also draws resamples with a constant side, which are NaN in both."""
     import numpy as np
 
-    from ldct_bench.metrics import resampled_correlations
-    rng = np.random.default_rng(5)
-    y = np.round(rng.uniform(0, 4, (40, 30)) * 5) / 5  # multiples of 0.2, like the labels
-    p = np.round(y + rng.normal(0, 0.8, (40, 30)))  # integer answers: many ties
-    batch = resampled_correlations(y, p)
-    for row in range(40):
-        single = correlations(y[row], p[row])
+    from ldct_bench.metrics import resample_weights, weighted_correlations
+    y, p = _ours_like(np.random.default_rng(n), n)
+    if n == 8:
+        p = np.where(np.arange(n) == 3, 3.0, 2.0)  # constant unless item 3 is drawn
+    weights = resample_weights(n, 60, seed=4)
+    idx = np.random.default_rng(4).integers(0, n, (60, n))  # the draws the weights count
+    assert (weights == np.stack([np.bincount(row, minlength=n) for row in idx])).all()
+    batch = weighted_correlations(y, p, weights)
+    nan_rows = 0
+    for row in range(60):
+        single = correlations(y[idx[row]], p[idx[row]])
+        nan_rows += math.isnan(single["overall"])
         for name, value in single.items():
-            assert batch[name][row] == pytest.approx(value, abs=1e-12)
+            assert batch[name][row] == pytest.approx(value, abs=1e-12, nan_ok=True)
+            assert batch["krocc"][row] == pytest.approx(
+                stats.kendalltau(y[idx[row]], p[idx[row]], variant="b")[0], abs=1e-12, nan_ok=True)
+    if n == 8:
+        assert nan_rows > 0  # the degenerate case was exercised
+
+
+def test_leave_one_out_rows_equal_scipy_without_that_item():
+    import numpy as np
+
+    from ldct_bench.metrics import leave_one_out_weights, weighted_correlations
+    y, p = _ours_like(np.random.default_rng(1), 25)
+    batch = weighted_correlations(y, p, leave_one_out_weights(25))
+    for i in range(25):
+        single = correlations(np.delete(y, i), np.delete(p, i))
+        for name, value in single.items():
+            assert batch[name][i] == pytest.approx(value, abs=1e-12)
+
+
+def test_intervals_are_fisher_z_jackknife_t_computed_by_hand():
+    """The method benchmarks/ci_coverage.py chose: z = atanh(r) (overall / 3 for overall), SE from the
+    leave-one-out values on that scale, a t(n-1) quantile, and back with tanh."""
+    import numpy as np
+    y, p = _ours_like(np.random.default_rng(7), 20)
+    ci = confidence_intervals(y, p, level=0.9)
+    point = correlations(y, p)
+    t = stats.t.ppf(0.95, 19)
+    for name, scale in (("plcc", 1), ("srocc", 1), ("krocc", 1), ("overall", 3)):
+        z = np.arctanh(np.array([correlations(np.delete(y, i), np.delete(p, i))[name] for i in range(20)]) / scale)
+        se = math.sqrt(19 / 20 * ((z - z.mean()) ** 2).sum())
+        centre = np.arctanh(point[name] / scale)
+        assert ci[name] == pytest.approx([scale * math.tanh(centre - t * se), scale * math.tanh(centre + t * se)])
+
+
+def test_an_item_that_alone_makes_a_metric_defined_gives_the_widest_interval():
+    ci = confidence_intervals([1, 2, 3, 4, 5], [1, 1, 1, 1, 2])  # without item 5 the scores are constant
+    assert ci["plcc"] == [-1.0, 1.0] and ci["overall"] == [0.0, 3.0]
+    assert all(math.isnan(v) for v in confidence_intervals([1, 2], [1, 2])["plcc"])
+
+
+def test_a_resample_of_copies_of_one_value_is_undefined_not_a_rounding_artefact():
+    import numpy as np
+
+    from ldct_bench.metrics import weighted_correlations
+    y = [0.1, 0.7, 1.3, 2.9, 3.3]
+    p = [0.3, 0.3, 0.3, 1.7, 2.1]
+    rows = weighted_correlations(y, p, np.array([[0, 7, 0, 0, 0], [3, 2, 2, 0, 0], [2, 0, 0, 3, 0]]))
+    for name in ("plcc", "srocc", "krocc", "overall"):
+        assert math.isnan(rows[name][0]) and math.isnan(rows[name][1])  # one item; scores 0.3 only
+        assert rows[name][2] == pytest.approx(abs(correlations([0.1] * 2 + [2.9] * 3, [0.3] * 2 + [1.7] * 3)[name]))

@@ -15,8 +15,8 @@ from ldct_bench.report import log_run
 from ldct_bench.report.plots import distribution_png, scatter_png, score_histogram, scored_pairs
 from ldct_bench.report.runs import read_predictions
 
-RESULTS = {"model": "m", "strategy": "few_shot", "shots": 10, "metadata": "none", "n_scored": 3,
-           "metrics": {"plcc": 0.9, "srocc": 0.8, "krocc": 0.7, "overall": 2.4}}
+RESULTS = {"task": "demo", "model": "m", "strategy": "few_shot", "selection": "random", "shots": 10, "metadata": "none",
+           "n": 4, "n_scored": 3, "metrics": {"plcc": 0.9, "srocc": 0.8, "krocc": 0.7, "overall": 2.4}}
 
 
 def _image(png: bytes) -> np.ndarray:
@@ -36,9 +36,9 @@ def test_plots_follow_the_data_and_skip_failures():
                {"id": "c", "target": 2.0, "score": None}, {"id": "d", "target": 4.0, "score": 3.9}]
     targets, scores = scored_pairs(records)
     assert targets.tolist() == [1.0, 3.0, 4.0] and scores.tolist() == [1.2, 2.6, 3.9]
-    counts, centres = score_histogram(np.array([0.0, 0.1, 3.99, 4.0, 4.5]))
-    assert len(counts) == 16 and counts.sum() == 5 and counts[0] == 2 and counts[-1] == 3
-    assert centres[0] == pytest.approx(0.125)
+    counts, centres = score_histogram(np.array([0.0, 0.1, 3.99, 4.0, 4.5, 2.0, 1.9]))
+    assert centres.tolist() == [i / 4 for i in range(17)]  # whole and quarter scores sit at bin centres
+    assert counts.sum() == 7 and counts[0] == 2 and counts[-1] == 3 and counts[8] == 2  # 1.9 falls in the bin of 2.0
     moved = [dict(r, score=None if r["score"] is None else 4.0 - r["score"]) for r in records]
     assert not np.array_equal(_image(scatter_png(records, RESULTS)), _image(scatter_png(moved, RESULTS)))
     assert not np.array_equal(_image(distribution_png(records, RESULTS)), _image(distribution_png(moved, RESULTS)))
@@ -62,3 +62,49 @@ def test_reader_skips_an_unfinished_line_without_touching_the_file(tmp_path):
     journal.write_text(text)
     assert [r["id"] for r in read_predictions(tmp_path)] == ["a", "b"]
     assert journal.read_text() == text  # a run may still be appending: never cut its journal
+
+
+def test_titles_name_task_model_setting_and_n_and_a_baseline_shows_no_strategy():
+    from ldct_bench.report.plots import title_of
+
+    assert title_of(RESULTS) == "demo | m\nfew_shot/random k=10 | metadata none | n = 3 of 4"
+    baseline = dict(RESULTS, model="noise-baseline", strategy="baseline", selection=None, shots=None, n_scored=4)
+    assert title_of(baseline) == "demo | noise-baseline\nbaseline (no prompt) | n = 4"
+
+
+def test_coincident_answers_are_counted_not_hidden():
+    from ldct_bench.report.plots import coincident
+
+    xs, ys, counts = coincident(np.array([2.0, 2.0, 2.0, 3.0, 3.0]), np.array([2.0, 2.0, 2.0, 3.0, 2.5]))
+    assert sorted(zip(xs.tolist(), ys.tolist(), counts.tolist())) == [(2.0, 2.0, 3), (3.0, 2.5, 1), (3.0, 3.0, 1)]
+
+
+def test_a_few_items_give_whole_counts_on_the_distribution_axis():
+    """With 3 items matplotlib would tick the count axis at 0.25 steps; only whole images may be shown."""
+    from matplotlib.ticker import MaxNLocator
+
+    from ldct_bench.report import plots
+
+    seen = []
+    original = plots.Figure.add_subplot
+
+    def spy(self, *args, **kwargs):
+        axes = original(self, *args, **kwargs)
+        seen.append(axes)
+        return axes
+
+    records = [{"id": "a", "target": 1.0, "score": 1.2}, {"id": "b", "target": 3.0, "score": 2.6},
+               {"id": "d", "target": 4.0, "score": 3.9}]
+    plots.Figure.add_subplot = spy
+    try:
+        distribution_png(records, RESULTS)
+    finally:
+        plots.Figure.add_subplot = original
+    (axes,) = seen
+    ticks = [t for t in axes.get_yticks() if axes.get_ylim()[0] <= t <= axes.get_ylim()[1]]
+    assert isinstance(axes.yaxis.get_major_locator(), MaxNLocator) and all(float(t).is_integer() for t in ticks)
+    bars = [patch for patch in axes.patches]
+    assert len(bars) == 2 * 17 and len({round(p.get_facecolor()[2], 3) for p in bars}) == 2  # side by side, 2 colours
+    left = {round(p.get_x() + p.get_width() / 2, 4) for p in bars[:17]}
+    right = {round(p.get_x() + p.get_width() / 2, 4) for p in bars[17:]}
+    assert not left & right  # the two histograms never cover each other

@@ -13,7 +13,7 @@ import pytest
 import ldct_bench.journal
 from ldct_bench.rundir import RunLock
 
-from conftest import invoke, read_jsonl
+from conftest import invoke, one_error, read_jsonl
 
 
 def _run(stub, run_dir, capsys, *extra):
@@ -88,7 +88,7 @@ def test_a_second_run_into_a_locked_run_dir_stops_at_once_naming_the_holder(stub
     finally:
         holder.release()
     assert result.code == 2 and len(stub.requests) == 0
-    assert result.err.count("\n") == 1 and f"in use by process {os.getpid()}" in result.err
+    assert one_error(result.err) and f"in use by process {os.getpid()}" in result.err
     assert (run_dir / ".lock").exists()  # the holder's dir is left alone
     assert _run(stub, run_dir, capsys, "limit=3").code == 0  # free again once released
 
@@ -112,7 +112,7 @@ def test_two_identical_runs_started_together_pay_once(stub, tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "STUB_API_KEY": "k"}
     command = [sys.executable, "-m", "ldct_bench", *stub.model_args(), "strategy=zero_shot", "limit=6",
-               "cache.mode=off", "model.concurrency=1", f"hydra.run.dir={run_dir}"]
+               "cache.mode=off", "model.concurrency=1", "model.reasks=0", f"hydra.run.dir={run_dir}"]
     first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not stub.requests and time.monotonic() < deadline:
@@ -149,9 +149,9 @@ def test_a_full_disk_stops_sending_keeps_every_paid_answer_and_resume_folds_them
     monkeypatch.setattr(ldct_bench.journal.os, "write", full_disk_write)
     stub.state.latency_s = 0.05
     run_dir = tmp_path / "run"
-    result = _run(stub, run_dir, capsys, "limit=12", "model.concurrency=2", "cache.mode=off")
+    result = _run(stub, run_dir, capsys, "limit=12", "model.concurrency=2", "cache.mode=off", "model.reasks=0")
     assert result.code == 4
-    assert result.err.count("\n") == 1 and "No space left on device" in result.err and "resume=" in result.err
+    assert one_error(result.err) and "No space left on device" in result.err and "resume=" in result.err
     assert "Traceback" not in result.err
     sent = len(stub.requests)
     assert 3 < sent < 12  # it stopped sending new requests

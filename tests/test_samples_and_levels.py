@@ -9,7 +9,7 @@ import pytest
 
 from ldct_bench.scoring import level_probabilities
 
-from conftest import invoke, read_jsonl
+from conftest import invoke, one_error, read_jsonl
 from protocol_helpers import SMALL, data_url, images, task_args
 
 
@@ -64,13 +64,13 @@ def test_expected_level_equals_the_probability_weighted_level(stub, tmp_path, ca
     weights = [math.exp(-((level - center) / LEVEL_WIDTH) ** 2) for level in range(5)]
     expected = sum(level * w for level, w in enumerate(weights)) / sum(weights)
     assert any(abs(r["score"] - expected) < 1e-6 for r in records)
-    assert len({round(r["score"], 6) for r in records}) == 6  # continuous: no ties
+    assert all(abs(r["score"] * 10 - round(r["score"] * 10)) > 1e-3 for r in records)  # off the one-decimal grid
 
 
 def test_expected_scoring_on_a_card_without_logprobs_stops_before_any_request(stub, tmp_path, capsys):
     result = _run(stub, tmp_path / "run", capsys, "scoring=expected")
     assert result.code == 2 and len(stub.requests) == 0
-    assert "log-probabilities" in result.err and result.err.count("\n") == 1
+    assert "log-probabilities" in result.err and one_error(result.err)
 
 
 def test_level_probabilities_read_the_token_that_emits_the_level():

@@ -59,7 +59,7 @@ def test_serve_command_carries_the_cards_settings_for_35_image_prompts():
 def test_launched_server_answers_a_run_logs_to_the_run_dir_and_is_stopped(tmp_path, capsys):
     run_dir = tmp_path / "run"
     result = invoke(["model=qwen2.5-vl-7b-vllm", command_override(STAND_IN), "strategy=zero_shot", "limit=4",
-                     "bootstrap=0", f"hydra.run.dir={run_dir}"], capsys)
+                     f"hydra.run.dir={run_dir}"], capsys)
     assert result.code == 0, result.err
     assert json.loads((run_dir / "results.json").read_text())["n_scored"] == 4
     assert all(r["error"] is None for r in read_jsonl(run_dir / "predictions.jsonl"))
@@ -70,7 +70,7 @@ def test_launched_server_answers_a_run_logs_to_the_run_dir_and_is_stopped(tmp_pa
 
 def test_attaches_to_a_running_server(stub, tmp_path, capsys):
     result = invoke(["model=gemma-3-vllm", f"model.base_url={stub.url}", "strategy=zero_shot", "limit=2",
-                     "bootstrap=0", f"hydra.run.dir={tmp_path / 'run'}"], capsys)
+                     f"hydra.run.dir={tmp_path / 'run'}"], capsys)
     assert result.code == 0, result.err
     assert len(stub.requests) == 2 and stub.requests[0]["body"]["model"] == "google/gemma-3-27b-it"
     assert not (tmp_path / "run" / LOG_NAME).exists()

@@ -97,6 +97,7 @@ def test_each_run_prints_one_wandb_line(wandb_sweep):
 @pytest.mark.timeout(150)  # W&B online without network would hang ~100 s on top of the run
 def test_no_key_and_no_wandb_folders_give_a_self_contained_offline_run(tmp_path, monkeypatch, capsys):
     """No WANDB_MODE, no W&B folders, no key, no netrc: a quick offline run whose every file sits in the run dir."""
+    import openai  # noqa: F401 - as in a run of an API model: W&B must not advertise its LLM tracing then
     for name in ("WANDB_MODE", "WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_SILENT"):
         monkeypatch.delenv(name)
     home = tmp_path / "home"

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..config import ModelCard
-from ..data.task import Task
+from ..data.task import Task, require_train
 from ..metadata.noise import noise_column
 from .base import BackendError, Completion, Request
 
@@ -41,6 +41,7 @@ class NoiseBaseline:
         self._knots: tuple[np.ndarray, np.ndarray] | None = None
 
     async def start(self, task: Task) -> None:
+        require_train(task, f"model {self.card.name}")
         self._noise = noise_column(task)
         train = task.items("train")
         x = np.array([self._noise[item.id] for item in train])

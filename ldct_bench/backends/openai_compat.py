@@ -20,6 +20,7 @@ import email.utils
 import os
 import random
 import time
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -134,6 +135,13 @@ def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rest
 
 
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """A base URL without its query string, and the query's parameters (sent with every request instead, so
+    that `https://host/v1?api-version=X` reaches `/v1/chat/completions?api-version=X`)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
 def token_logprobs(choice: Any) -> list[dict[str, Any]] | None:
     """The choice's per-token log-probabilities as plain dicts (None when the endpoint sent none)."""
     content = getattr(getattr(choice, "logprobs", None), "content", None)
@@ -170,7 +178,8 @@ class OpenAICompatible:
         self._reached = False  # until the endpoint answers once, a refused connection means a wrong address
 
     async def start(self, task: Task) -> None:
-        self._client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._key,
+        base_url, query = split_query(self.base_url)
+        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=self._key, default_query=query or None,
                                           timeout=self.card.timeout_s, max_retries=0)
 
     async def close(self) -> None:
@@ -203,7 +212,18 @@ class OpenAICompatible:
 
     async def _paced(self, messages: list[dict[str, Any]]) -> None:
         """Space request starts by the card's requests and input tokens per minute (backends/pacing.py)."""
-        await self._pacer.wait(prompt_tokens(messages, self.card)[0] if self._pacer.counts_tokens else 0)
+        await self._pacer.wait(self._input_tokens(messages) if self._pacer.counts_tokens else 0)
+
+    def _input_tokens(self, messages: list[dict[str, Any]]) -> int:
+        """The request's input tokens by the card's rule; an image that cannot be read counts as none."""
+        try:
+            return prompt_tokens(messages, self.card)[0]
+        except (OSError, ValueError):  # not an image we can size (a URL, a broken payload): the endpoint decides
+            return 0
+
+    def _secrets(self) -> list[str]:
+        """What an error message must never show: the key, the URL's credentials, the header values."""
+        return [self._key, *url_secrets(self.base_url), *header_secrets(self.card.extra_body)]
 
     def _clean(self, exc: BaseException) -> str:
         """First line of an error with every credential (and its echo) masked, then cut short."""

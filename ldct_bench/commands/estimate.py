@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from ..card_checks import check_model_card
-from ..compose import check_command_line, sweep_choices, user_overrides
+from ..compose import check_command_line, expand_home, sweep_choices, user_overrides
 from ..cost import has_prices, prompt_tokens
 from ..fit import check_fit
 from ..errors import UserError
@@ -38,7 +41,7 @@ def compose_jobs(argv: list[str]) -> list[Any]:
 
     from ..paths import resource_dir
 
-    overrides = [o for o in user_overrides(argv) if not o.lstrip("+~").startswith("hydra.")]
+    overrides = [o for o in user_overrides(expand_home(argv)) if not o.lstrip("+~").startswith("hydra.")]
     check_command_line(overrides)
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
         return [compose(config_name="config", overrides=combo) for combo in expand(overrides)]
@@ -55,20 +58,51 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def _names_its_data(card: Any) -> bool:
+    """Whether the task card points at data (a wrong place still fails, in the loader's own words)."""
+    return card.source == "demo" or bool(card.path or card.hub_id or (card.path_env and os.environ.get(card.path_env)))
+
+
+def open_task(cfg: Any) -> tuple[Any, bool]:
+    """The task, or, when no data is here and the card knows its split sizes, the demo's images as a stand-in
+    (rendered by the card's own settings, so prompts have the real shape); True when the stand-in is used."""
+    from ..data.task import load_task
+
+    card = cfg.task
+    if _names_its_data(card) or card.test_size is None or card.train_size is None:
+        return load_task(card), False
+    return load_task(OmegaConf.merge(card, {"source": "demo", "train_ids": None, "test_ids": None})), True
+
+
+def _counts(cfg: Any, strategy: Any, items: list[Any], calibration: list[Any], stand_in: bool) -> tuple[int, int]:
+    """Test and calibration requests: counted on the data, or from the card's split sizes."""
+    if not stand_in:
+        return len(items), len(calibration)
+    card, config = cfg.task, cfg.strategy
+    tests = card.test_size if cfg.limit is None else min(cfg.limit, card.test_size)
+    if not calibration:
+        return tests, 0
+    if getattr(strategy, "per_item", False):  # distinct images among `shots` fresh draws per test item
+        train, shots = card.train_size, strategy.shots
+        return tests, min(train, round(train * (1 - (1 - shots / train) ** tests)))
+    return tests, min(config.calibration_pool, card.train_size)
+
+
 def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) -> dict[str, Any]:
     """What one composed run would send and cost."""
-    from ..data.task import load_task
     from ..runner import ensure_metadata
     from ..strategies import make_strategy
 
     card = cfg.model
     check_model_card(card, f"model {card.name}")
     job = {"model": card.name, "task": cfg.task.name, "strategy": cfg.strategy.name, "metadata": cfg.metadata.name}
-    task = load_task(cfg.task)
+    task, stand_in = open_task(cfg)
+    job["split_sizes_from"] = "task card" if stand_in else "data"
     ensure_metadata(task, cfg)
     strategy = make_strategy(cfg.strategy, cfg.shots, cfg.metadata, task, cfg.seed)
     items = task.items("test")[: cfg.limit] if cfg.limit is not None else task.items("test")
     calibration = strategy.calibration_items()
+    n_items, n_calibration = _counts(cfg, strategy, items, calibration, stand_in)
     if card.backend == "baseline":  # reads pixels itself: no requests, no tokens
         return {**job, "shots": strategy.shots, "requests": 0, "scoring_requests": 0, "calibration_requests": 0,
                 "images_per_request": 0, "prompt_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
@@ -79,18 +113,19 @@ def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) ->
     sampled_cal = [prompt_tokens(strategy.calibration_request(item).messages, card) for item in calibration[:sample]]
     per_request = _mean([s[0] for s in sampled])
     per_calibration = _mean([s[0] for s in sampled_cal])
-    prompt = per_request * len(items) + per_calibration * len(calibration)
-    requests = len(items) + len(calibration)
+    prompt = per_request * n_items + per_calibration * n_calibration
+    requests = n_items + n_calibration
     expected, ceiling = output_tokens(card)
     expected = answer_tokens if answer_tokens is not None else expected
     sizes = sorted({size for s in sampled for size in s[2]})
     result = {
-        **job, "shots": strategy.shots, "requests": requests, "scoring_requests": len(items),
-        "calibration_requests": len(calibration),
+        **job, "shots": strategy.shots, "requests": requests, "scoring_requests": n_items,
+        "calibration_requests": n_calibration,
         "images_per_request": round(_mean([len(s[2]) for s in sampled]), 2),
         "image_sizes": [f"{w}x{h}" for w, h in sizes], "image_rule": card.image_token_rule,
         "image_tokens_per_request": round(_mean([s[1] for s in sampled])),
-        "prompt_tokens_per_request": round(per_request), "prompt_tokens": round(prompt),
+        "prompt_tokens_per_request": round(per_request), "prompt_tokens_per_calibration": round(per_calibration),
+        "prompt_tokens": round(prompt),
         "output_tokens": expected * requests, "output_tokens_ceiling": ceiling * requests,
         "cost_usd": None, "cost_usd_ceiling": None,
     }
@@ -105,13 +140,18 @@ def describe(estimate: dict[str, Any], max_cost: float | None) -> str:
     """The lines printed for one job."""
     e = estimate
     lines = [f"{e['model']} | {e['task']} | {e['strategy']} k={e['shots']} | metadata={e['metadata']}"]
+    if e.get("split_sizes_from") == "task card":
+        lines.append(f"  data      not here: {e['scoring_requests']} test items counted from the task card's split "
+                     "sizes; prompts measured on demo images rendered the same way")
     if e["requests"] == 0:
         return "\n".join(lines + ["  no requests: this model reads pixels offline ($0)"])
     lines.append(f"  requests  {e['requests']} ({e['scoring_requests']} test items"
                  f" + {e['calibration_requests']} calibration)")
     lines.append(f"  images    {e['images_per_request']:g} per request ({', '.join(e['image_sizes'])}), "
                  f"{e['image_tokens_per_request']:,} image tokens per request by the '{e['image_rule']}' rule")
-    lines.append(f"  tokens    ~{e['prompt_tokens']:,} prompt ({e['prompt_tokens_per_request']:,} per request), "
+    each = f"{e['prompt_tokens_per_request']:,} per test request" + (
+        f", {e['prompt_tokens_per_calibration']:,} per calibration request" if e["calibration_requests"] else "")
+    lines.append(f"  tokens    ~{e['prompt_tokens']:,} prompt ({each}), "
                  f"~{e['output_tokens']:,} output (at most {e['output_tokens_ceiling']:,})")
     if e["cost_usd"] is None:
         lines.append("  dollars   n/a: the card has no prices (set model.price_input_per_mtok and "

@@ -114,7 +114,11 @@ def _checked_slices(entry: Entry, data: bytes, problems: Problems) -> list[tuple
             reason = "unknown or unsupported format" if isinstance(exc, UnidentifiedImageError) else str(exc)[:60]
             problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} ({reason})")
         return []
-    trailing = len(data) - _tiff_end(data)
+    try:
+        trailing = len(data) - _tiff_end(data)
+    except Exception as exc:  # noqa: BLE001 - Pillow decoded it but its structure does not add up
+        problems.add("file", "that cannot be read as a TIFF image", f"{entry.path} ({str(exc)[:60]})")
+        return []
     if trailing > TRAILING_SLACK:
         problems.add("file", "with data after the end of its TIFF image (a damaged or joined file)",
                      f"{entry.path} ({trailing} bytes after the image)")
@@ -234,7 +238,7 @@ def _stopped(exc: OSError, staged: Path, out: Path) -> UserError:
     """One line for a read or write failure midway (a full disk, an unreadable file)."""
     reason = exc.strerror or (str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
     name = str(exc.filename or "")
-    writing = not name or name.startswith(str(staged))
+    writing = not name or name.startswith((str(staged), str(out)))
     hint = "free some space or choose another --out" if writing else "check that the release's files can be read"
     return UserError(f"prepare stopped: {reason}{f' ({name})' if name else ''}; nothing was written to {out}; "
                      f"{hint}, then run it again")

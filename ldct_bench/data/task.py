@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +51,9 @@ class Task:
         self.png = lru_cache(maxsize=64)(self._png)
         # Each image is rendered and encoded once per run and the same string shared by every request that
         # shows it (few-shot examples repeat across items); the response cache hashes each string once.
-        self.image_url = lru_cache(maxsize=4096)(self._image_url)
+        self._urls: dict[str, str] = {}
+        self._url_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def _read_items(self, split: str) -> list[Item]:
         table = self._splits[split]
@@ -82,8 +85,18 @@ class Task:
         card = self.card
         return to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
 
-    def _image_url(self, item_id: str) -> str:
-        return "data:image/png;base64," + base64.b64encode(self._png(item_id)).decode("ascii")
+    def image_url(self, item_id: str) -> str:
+        """The image as a PNG data URL, made once per image even when request-building threads ask at once."""
+        url = self._urls.get(item_id)
+        if url is None:
+            with self._locks_lock:
+                lock = self._url_locks.setdefault(item_id, threading.Lock())
+            with lock:
+                url = self._urls.get(item_id)
+                if url is None:
+                    png = self.png(item_id)
+                    url = self._urls[item_id] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        return url
 
     def column(self, name: str, compute: Callable[[np.ndarray], Any], version: int = 0) -> dict[str, Any]:
         """A per-image value for every item, computed once and cached by data fingerprint and `version`."""
@@ -172,14 +185,46 @@ def _open(card: TaskCard, store: Path) -> datasets.DatasetDict:
     raise _no_data(card)
 
 
+# The columns every task reads, by type; any other column is per-image metadata (region, noise ...).
+_COLUMNS = {"id": "string", "image": "Image", "score": "number"}
+
+
+def _type_name(feature: Any) -> str:
+    if isinstance(feature, datasets.Value):
+        dtype = feature.dtype
+        if dtype in ("string", "large_string"):
+            return "string"
+        return "number" if dtype.startswith(("int", "uint", "float")) else dtype
+    return type(feature).__name__ if feature is not None else "missing"
+
+
+def _check_columns(card: TaskCard, data: datasets.DatasetDict) -> None:
+    """A dataset saved by something other than `prepare` fails here in one line, not deep inside a run."""
+    expected = ", ".join(f"{name} ({kind})" for name, kind in _COLUMNS.items())
+    for split in (card.train_split, card.test_split):
+        features = data[split].features
+        if any(_type_name(features.get(name)) != kind for name, kind in _COLUMNS.items()):
+            found = ", ".join(f"{name} ({_type_name(feature)})" for name, feature in features.items()) or "none"
+            raise UserError(f"task {card.name}: the '{split}' split has columns {found}; expected {expected}; "
+                            "build the dataset with `ldct-bench prepare --train PATH --test PATH --out DIR`")
+
+
+def require_train(task: Task, needs: str) -> None:
+    """Examples and fits come from the train split: an empty one stops the run at once, in one line."""
+    if not task.items("train"):
+        raise UserError(f"task {task.card.name}: the train split '{task.card.train_split}' is empty, and {needs} "
+                        "needs training examples from it; use a dataset with training images, or strategy=zero_shot")
+
+
 def load_task(card: TaskCard, store: Path | None = None) -> Task:
     """Open the card's dataset (built demo, a prepared folder, or a Hub id); `store` keeps derived data."""
     store = Path(store) if store is not None else data_dir()
     try:
         data = _open(card, store)
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except (FileNotFoundError, ValueError, OSError, IndexError) as exc:
         raise UserError(f"task {card.name}: cannot load its dataset ({_first_line(exc)}); "
                         "re-run `ldct-bench prepare`") from None
     if not isinstance(data, datasets.DatasetDict) or {card.train_split, card.test_split} - set(data):
         raise UserError(f"task {card.name}: dataset needs splits '{card.train_split}' and '{card.test_split}'")
+    _check_columns(card, data)
     return Task(card, data, store)

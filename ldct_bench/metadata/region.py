@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..answer import AnswerError
+from ..answer import AnswerError, find_json_object, strip_reasoning
 from ..asking import Asker
 from ..backends.base import Request, Usage
 from ..config import ModelCard
@@ -53,15 +53,10 @@ def parse_region(text: str | None) -> str:
     """The label from a reply (a JSON object or the bare label); AnswerError for anything outside the set."""
     if not text or not text.strip():
         raise AnswerError("empty reply")
-    candidate: Any = text.strip()
-    start, end = candidate.find("{"), candidate.rfind("}")
-    if start >= 0 and end > start:
-        try:
-            data = json.loads(candidate[start:end + 1])
-        except json.JSONDecodeError:
-            data = None
-        if isinstance(data, dict) and "region" in data:
-            candidate = data["region"]
+    candidate: Any = strip_reasoning(text).strip()
+    data = find_json_object(candidate)  # the score reader's JSON rule: fenced, after prose, the last object
+    if data is not None and "region" in data:
+        candidate = data["region"]
     label = re.sub(r"[\s_\-]+", " ", str(candidate).strip().strip("*`\"'.").lower())
     if label not in REGIONS:
         raise AnswerError(f"unknown region {str(candidate)[:40]!r}; expected one of: {', '.join(REGIONS)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ def log_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any]) -> None:
     """Write the run's plots (every run), then send it to the configured logger."""
     if cfg.logger.name not in LOGGERS:
         raise UserError(f"logger '{cfg.logger.name}' has no reporter; use logger={' or logger='.join(LOGGERS)}")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its first-use font-cache INFO line is no news
     from .plots import write_plots  # matplotlib and the journal reader load only when a run ends
     from .runs import read_predictions
 

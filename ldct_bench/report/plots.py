@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .setting import setting_text
 
@@ -48,7 +48,7 @@ def title_of(results: dict[str, Any]) -> str:
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=140)  # the leaderboard shows the scatter large on click
     return buffer.getvalue()
 
 
@@ -57,7 +57,7 @@ def _metrics_text(results: dict[str, Any], n_failed: int) -> str:
     metrics = results["metrics"]
     lines = [f"{name.upper():<7} {show(metrics[name])}" for name in ("plcc", "srocc", "krocc", "overall")]
     if n_failed:
-        lines.append(f"{n_failed} failed, not shown")
+        lines.append(f"{n_failed} without a score")
     return "\n".join(lines)
 
 
@@ -119,6 +119,56 @@ def distribution_png(records: list[dict[str, Any]], results: dict[str, Any]) -> 
     axes.set_title(title_of(results), fontsize=9)
     axes.legend(fontsize=8, loc="best")
     figure.tight_layout()
+    return _png(figure)
+
+
+class CostPoint(NamedTuple):
+    """One run on the leaderboard's overall-against-cost chart, marked by its rank in the table."""
+
+    task: str
+    rank: int
+    label: str
+    cost_usd: float
+    overall: float
+    low: float | None
+    high: float | None
+
+
+def _dollars(value: float, _: Any = None) -> str:
+    return "$0" if value == 0 else f"${value:g}"
+
+
+def cost_chart_png(points: list[CostPoint]) -> bytes | None:
+    """Overall (with its interval) against dollars spent, one panel per task: what a user picks a model by.
+
+    Points carry their table rank and a key beside each panel names them, so labels never overlap. The cost
+    axis is linear near zero and logarithmic above a cent, so free baselines and $50 runs share it.
+    """
+    tasks = sorted({point.task for point in points})
+    if not tasks:
+        return None
+    figure = Figure(figsize=(10.5, 3.9 * len(tasks)))
+    for number, task in enumerate(tasks, 1):
+        axes = figure.add_subplot(len(tasks), 1, number)
+        mine = sorted((point for point in points if point.task == task), key=lambda point: point.rank)
+        for point in mine:
+            errors = None if point.low is None or point.high is None else \
+                [[point.overall - point.low], [point.high - point.overall]]
+            axes.errorbar([point.cost_usd], [point.overall], yerr=errors, fmt="o", color=MODEL, ms=6, capsize=3,
+                          elinewidth=1, alpha=0.75)
+            axes.annotate(str(point.rank), (point.cost_usd, point.overall), textcoords="offset points",
+                          xytext=(5, 3), fontsize=8, weight="bold")
+        lows = [p.low if p.low is not None else p.overall for p in mine]
+        highs = [p.high if p.high is not None else p.overall for p in mine]
+        axes.set_xscale("symlog", linthresh=0.01)
+        axes.xaxis.set_major_formatter(FuncFormatter(_dollars))
+        axes.set_xlim(left=-0.003, right=max(0.1, max(point.cost_usd for point in mine) * 3))
+        axes.set_ylim(max(0.0, min(lows) - 0.15), min(3.0, max(highs) + 0.15))
+        axes.set(xlabel="cost of the run", ylabel="overall (95% CI)", title=f"task {task}: overall against cost")
+        axes.grid(color="0.92", lw=0.6)
+        key = "\n".join(f"{point.rank:>3}  {point.label}" for point in mine)
+        axes.text(1.02, 1.0, key, transform=axes.transAxes, va="top", fontsize=8, family="monospace")
+    figure.subplots_adjust(left=0.07, right=0.62, bottom=0.14 / len(tasks), top=1 - 0.09 / len(tasks), hspace=0.45)
     return _png(figure)
 
 

@@ -12,7 +12,7 @@ import netrc
 import os
 import re
 import sys
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
@@ -28,7 +28,7 @@ from ..data.task import load_task
 from ..errors import UserError
 from ..rundir import PREDICTIONS, RESULTS
 from ..scale import CATEGORIES, category_of
-from ..secrets import MASK, is_secret_name, mask_secrets, redact
+from ..secrets import mask_override, mask_secrets
 from .plots import score_histogram, scored_pairs, title_of
 from .setting import run_name
 from .sweep_callback import SWEEP_GROUP_ENV
@@ -38,6 +38,7 @@ ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", 
                 "example_ids", "prompt_tokens", "completion_tokens", "error"]
 DATA_DIR_ENV = "WANDB_DATA_DIR"  # where wandb stages artifact files before upload
 STAGING = "staging"  # that folder, inside the offline-run folder, when the user has not chosen one
+WEAVE_ENV = "WANDB_DISABLE_WEAVE"
 _ENV_MODES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
 
 
@@ -145,11 +146,9 @@ def results_artifact(run_dir: Path, results: dict[str, Any]) -> Any:
 
 
 def masked_argv(argv: list[str]) -> list[str]:
-    """Command-line overrides with secret values hidden (`+model.extra_body.api_key=...` -> `...=***`)."""
-    def mask(arg: str) -> str:
-        name, sep, _ = arg.partition("=")
-        return f"{name}={MASK}" if sep and is_secret_name(name.rsplit(".", 1)[-1]) else redact(arg)
-    return [mask(arg) for arg in argv]
+    """Command-line overrides with secret values hidden (`+model.extra_body.api_key=...` -> `...=***`), as the
+    run dir records them."""
+    return [mask_override(arg) for arg in argv]
 
 
 @contextmanager
@@ -170,7 +169,7 @@ def init_run(mode: str, project: str, entity: str | None, **fields: Any) -> Any:
     """
     fields["dir"] = os.environ.get("WANDB_DIR") or fields["dir"]
     settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, disable_git=True, save_code=False)
-    with _argv_masked():
+    with _argv_masked(), env_default(WEAVE_ENV, "true"):  # else an imported openai client gets a Weave sales pitch
         return wandb.init(project=project, entity=entity, mode=mode, settings=settings, reinit="finish_previous",
                           **fields)
 
@@ -184,7 +183,19 @@ def announcement(run: Any, mode: str) -> str:
 
 
 @contextmanager
-def staging_inside(run: Any) -> Iterator[None]:
+def env_default(name: str, value: str) -> Iterator[None]:
+    """`name=value` in the environment for the block, unless the user set `name` (then theirs stands)."""
+    if os.environ.get(name):
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
+
+
+def staging_inside(run: Any) -> AbstractContextManager[None]:
     """Stage the run's artifact files (table images included) inside its own W&B folder, unless WANDB_DATA_DIR is set.
 
     Offline, W&B keeps an image in a Table only as a staged artifact file (the run's own table JSON holds the
@@ -192,14 +203,7 @@ def staging_inside(run: Any) -> Iterator[None]:
     elsewhere, or a cleaned data dir, would sync without its thumbnails. wandb reads WANDB_DATA_DIR afresh
     whenever it stages a file, so setting it around the logging is enough.
     """
-    if os.environ.get(DATA_DIR_ENV):
-        yield
-        return
-    os.environ[DATA_DIR_ENV] = str(Path(run.dir).parent / STAGING)
-    try:
-        yield
-    finally:
-        os.environ.pop(DATA_DIR_ENV, None)
+    return env_default(DATA_DIR_ENV, str(Path(run.dir).parent / STAGING))
 
 
 def send(mode: str, project: str, entity: str | None, fill: Callable[[Any], None], saved: str, **fields: Any) -> None:

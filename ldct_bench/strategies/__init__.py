@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from ..backends.base import Request
 from ..config import MetadataConfig, StrategyConfig, effective_shots
-from ..data.task import Item, Task
+from ..data.task import Item, Task, require_train
 from ..errors import UserError
 from .prompt import QUERY_LEAD, image_turn, instructions, reference_answer
 from .selection import check_policy, select, shuffled
@@ -141,6 +141,8 @@ def make_strategy(config: StrategyConfig, shots: int | None, metadata: MetadataC
     """The strategy a config names, for the test items about to be scored (default: the whole test split)."""
     if config.name not in STRATEGIES:
         raise UserError(f"unknown strategy '{config.name}'; choose one of: {', '.join(STRATEGIES)}")
+    if config.name == "error_feedback" or effective_shots(shots, config) > 0:
+        require_train(task, f"strategy={config.name}")
     if config.name == "error_feedback":
         return ErrorFeedback(config, effective_shots(shots, config), metadata, task, seed, test_items)
     return FewShot(config, effective_shots(shots, config), metadata, task, seed)

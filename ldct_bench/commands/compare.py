@@ -1,0 +1,79 @@
+"""`ldct-bench compare RUN_A RUN_B`: is B better than A on the items both scored? B - A per metric."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..metrics import ALL
+from ..paired import PairedDelta, paired_deltas, shared_items
+from ..report.runs import read_predictions, read_results
+
+
+def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    results = read_results(run_dir)
+    if results is None:
+        raise UserError(f"{run_dir} holds no ldct-bench results.json; give the folders two finished runs wrote")
+    return results, read_predictions(run_dir)
+
+
+def _label(results: dict[str, Any]) -> str:
+    return (f"{results['model']} | {results['strategy']} k={results.get('shots')} | metadata={results['metadata']} "
+            f"| seed={results.get('seed')}")
+
+
+def _show(value: float, signed: bool = False) -> str:
+    return "n/a" if not math.isfinite(value) else (f"{value:+.4f}" if signed else f"{value:.4f}")
+
+
+def _p(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.4f}"
+
+
+def _scored(records: list[dict[str, Any]]) -> int:
+    return sum(1 for r in records if r.get("score") is not None)
+
+
+def format_deltas(deltas: dict[str, PairedDelta], level: float) -> str:
+    """The table `compare` prints: A, B, B - A, its interval and p-value per metric."""
+    lines = [f"{'metric':<8} {'A':>8} {'B':>8} {'B - A':>8}   {level:.0%} CI{'':<13} {'p':>7}"]
+    for name in ALL:
+        d = deltas[name]
+        interval = f"[{_show(d.low, True)}, {_show(d.high, True)}]"
+        lines.append(f"{name.upper():<8} {_show(d.a):>8} {_show(d.b):>8} {_show(d.delta, True):>8}   "
+                     f"{interval:<20} {_p(d.p_value):>7}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Print B - A for every metric over the shared scored items; refuse runs of different tasks."""
+    if args.resamples < 100 or not 0 < args.level < 1:
+        raise UserError("--resamples must be at least 100 and --level between 0 and 1 (e.g. 2000 and 0.95)")
+    (results_a, records_a), (results_b, records_b) = _load(Path(args.run_a)), _load(Path(args.run_b))
+    if results_a["task"] != results_b["task"]:
+        raise UserError(f"the runs scored different tasks ({results_a['task']} and {results_b['task']}); "
+                        "compare two runs of the same task")
+    n = len(shared_items(records_a, records_b))
+    if n == 0:
+        raise UserError(f"no item was scored by both runs ({args.run_a}, {args.run_b}); compare runs over the same items")
+    deltas = paired_deltas(records_a, records_b, resamples=args.resamples, seed=args.seed, level=args.level)
+    print(f"A: {_label(results_a)}  ({args.run_a})\nB: {_label(results_b)}  ({args.run_b})")
+    print(f"{n} shared items scored by both (A scored {_scored(records_a)}, B scored {_scored(records_b)}); "
+          f"paired bootstrap, {args.resamples} resamples, seed {args.seed}")
+    print(format_deltas(deltas, args.level))
+    if n < 3:
+        print("fewer than 3 shared items: the correlations are undefined")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("compare", help="B - A per metric over the items both runs scored, "
+                                                   "with a paired bootstrap interval and p-value")
+    parser.add_argument("run_a", metavar="RUN_A", help="run dir of the baseline")
+    parser.add_argument("run_b", metavar="RUN_B", help="run dir of the candidate")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
+    parser.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    parser.set_defaults(func=run)
