@@ -5,7 +5,8 @@ client CPU (which starves the senders when requests are built on the event loop)
 bytes. For each Pillow setting this prints the median encode CPU per image, the mean PNG and
 base64 sizes, the upload time of one image at 100 Mbit/s, and what a 300-item 35-image-per-request
 run would cost, and checks every setting decodes to the same pixels (PNG is lossless at any level;
-only the speed and size change). Slices: the synthetic generator's (ldct_bench.data.demo), or
+only the speed and size change). Last, whether encoding in a worker thread stalls the event loop's
+thread (does the encoder release the GIL?). Slices: the synthetic generator's (ldct_bench.data.demo), or
 real float32 TIFFs with --tiff DIR. The renderer (ldct_bench/data/render.py) uses
 compress_level=6.
 
@@ -16,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -87,63 +86,43 @@ def measure(images: list[Image.Image], setting: Setting, repeat: int) -> tuple[f
     return statistics.fmean(times), statistics.fmean(sizes)
 
 
-def per_second(work: Callable[[], object], seconds: float) -> float:
-    count, end = 0, time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        work()
-        count += 1
-    return count / seconds
+def wake_delays(work: Callable[[], object] | None, seconds: float = 1.5) -> list[float]:
+    """How late a thread waking every millisecond gets the GIL back (sorted seconds), while another
+    thread runs `work` in a loop: an encoder that holds the GIL delays it by a whole encode."""
+    stop = threading.Event()
 
-
-def python_thread(seconds: float, work: Callable[[], object] | None = None) -> tuple[float, float]:
-    """(work calls/s on this thread, loop turns/s of a pure-Python thread) while both run."""
-    stop, turns = threading.Event(), []
-
-    def spin() -> None:
-        count = 0
+    def busy() -> None:
         while not stop.is_set():
-            count += 1
-        turns.append(count)
+            work()
 
-    spinner = threading.Thread(target=spin)
-    spinner.start()
-    rate = per_second(work, seconds) if work else time.sleep(seconds) or 0.0
+    worker = threading.Thread(target=busy) if work else None
+    if worker:
+        worker.start()
+    delays, last = [], time.perf_counter()
+    end = last + seconds
+    while last < end:
+        time.sleep(0.001)
+        now = time.perf_counter()
+        delays.append(now - last - 0.001)
+        last = now
     stop.set()
-    spinner.join()
-    return rate, turns[0] / seconds
-
-
-def gil_share(work: Callable[[], object], seconds: float = 1.0) -> float:
-    """Encode rate beside a busy Python thread over its rate alone, plus that thread's rate over its
-    own alone: about 2 if `work` runs outside the GIL (and a core is free), about 1 if it holds it."""
-    alone = per_second(work, seconds)
-    _, spin_alone = python_thread(seconds)
-    rate, spin = python_thread(seconds, work)
-    return rate / alone + spin / spin_alone
+    if worker:
+        worker.join()
+    return sorted(delays)
 
 
 def gil_report(pixels: np.ndarray, level: int) -> str:
-    """Whether encoding can overlap the event loop: to a BytesIO (Pillow's encode(), which keeps the GIL)
-    or to a real file such as a memfd (encode_to_file(), which releases it); zlib.compress, which
-    releases the GIL, shows whether a second core is free at all."""
-    image, options = Image.fromarray(window_u8(pixels)), {"compress_level": level}
-    memfd = open(os.memfd_create("png"), "w+b")
+    """Can a worker thread encode while the event loop runs? Compares a 1 ms sleeper's wake-up delays
+    with nothing else running and with a thread windowing and encoding PNGs to a BytesIO non-stop."""
+    def describe(delays: list[float]) -> str:
+        return f"p90 {1000 * delays[int(0.9 * len(delays))]:.2f} ms, max {1000 * delays[-1]:.1f} ms"
 
-    def to_file() -> bytes:
-        memfd.seek(0)
-        memfd.truncate()
-        image.save(memfd, format="PNG", **options)
-        memfd.seek(0)
-        return memfd.read()
-
-    raw = image.tobytes()
-    with memfd:
-        if to_file() != encode(image, options):
-            raise SystemExit("png_level: the memfd PNG differs from the BytesIO PNG")
-        shares = [gil_share(work) for work in (lambda: encode(image, options), to_file,
-                                               lambda: zlib.compress(raw, level))]
-    return (f"parallel with a Python thread (2 = both at full speed, 1 = serialised by the GIL), level {level}: "
-            f"PNG to BytesIO {shares[0]:.2f}, PNG to a memfd file {shares[1]:.2f}, zlib.compress {shares[2]:.2f}")
+    quiet = wake_delays(None)
+    busy = wake_delays(lambda: encode(Image.fromarray(window_u8(pixels)), {"compress_level": level}))
+    holding = wake_delays(lambda: sum(range(1_000_000)))  # a C loop that keeps the GIL: what a stall looks like
+    return (f"a 1 ms sleeper's wake-up delay: alone {describe(quiet)}; beside a thread encoding level {level} "
+            f"PNGs ({cpu_ms(Image.fromarray(window_u8(pixels)), {'compress_level': level}, 3):.1f} ms each) "
+            f"{describe(busy)}; beside a thread in a GIL-holding C loop {describe(holding)}")
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import os
 import sys
 import tempfile
 import traceback
@@ -52,7 +55,7 @@ def run_job(cfg: DictConfig) -> float | None:
         from .runner import run
 
         results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
-        log_run(cfg, run_dir, results)
+        log_run(cfg, run_dir, results, plots_in_background=True)
     except UserError as exc:
         remove_unused(run_dir)
         _fail(str(exc), getattr(exc, "exit_code", 2))
@@ -100,5 +103,22 @@ def main() -> None:
         _fail("interrupted before any item was scored", 130)
 
 
+def exit_now(code: int | str | None) -> None:
+    """End the command: exit handlers run and output is flushed, then the process ends without tearing down
+    every imported module one by one (datasets, pyarrow, hydra, openai: ~0.4 s after a run's last answer).
+    Only for the command itself; tests and library users call `main()`, which returns or raises SystemExit."""
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        exit_now(exc.code)
+    exit_now(0)

@@ -71,10 +71,10 @@ class Asker:
                 if answer is not None:  # else an older reader accepted it: ask again
                     return Outcome(answer, raw=text, usage=Usage(**usage), cached=True)
         outcome = Outcome(answer=None)
-        messages = request.messages
+        current = request  # the first attempt sends the body built ahead; a re-ask builds its own
         for reask in range(self.reasks + 1):
             try:
-                completion = await self._send(Request(request.item, messages, request.example_ids))
+                completion = await self._send(current)
             except BackendError as exc:
                 outcome.error = str(exc)
                 outcome.usage += getattr(exc, "usage", None) or Usage()  # a cut-off answer is still billed
@@ -86,8 +86,9 @@ class Asker:
             outcome.raw = completion.text
             outcome.answer, outcome.error = read_safely(self.read, completion)
             if outcome.answer is None:
-                messages = [*request.messages, {"role": "assistant", "content": completion.text},
-                            {"role": "user", "content": REASK.format(reason=outcome.error)}]
+                current = Request(request.item, [*request.messages, {"role": "assistant", "content": completion.text},
+                                                 {"role": "user", "content": REASK.format(reason=outcome.error)}],
+                                  request.example_ids)
                 continue
             if self.cache:  # under the original messages, so a rerun of the same item is free
                 self._store(key, completion, outcome.usage)

@@ -40,7 +40,7 @@ from .rundir import CALIBRATION, PREDICTIONS, claim, resume_command
 from .scoring import SCORINGS, reader
 from .strategies import CALIBRATIONS, make_strategy
 
-BUILD_WORKERS = 2  # threads that build requests; the machine's cores are the limit that matters
+BUILD_WORKERS = 2  # threads that build requests (Pillow, numpy and zlib release the GIL); 2 cores here
 SAVE_FAILED_EXIT = 4
 
 
@@ -264,9 +264,10 @@ async def _run(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> dict[str
     budget = Budget(cfg.max_cost)
     try:
         await backend.start(task)
-        calibration = await score_items(strategy.calibration_items(), lambda item, i: strategy.calibration_request(item),
+        calibration = await score_items(strategy.calibration_items(),
+                                        lambda item, i: backend.prepare(strategy.calibration_request(item)),
                                         asker, Journal(run_dir / CALIBRATION), cfg, budget, "calibration")
-        records = await score_items(items, lambda item, i: strategy.request(item, i, calibration),
+        records = await score_items(items, lambda item, i: backend.prepare(strategy.request(item, i, calibration)),
                                     asker, Journal(run_dir / PREDICTIONS), cfg, budget, "scoring")
     finally:
         await backend.close()

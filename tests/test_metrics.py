@@ -46,6 +46,21 @@ def test_matches_scipy_on_random_data():
     assert values["krocc"] == pytest.approx(stats.kendalltau(y, p)[0])
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_scipy_with_our_ties(seed):
+    """Means of 5 ratings against one-decimal answers, half of them whole numbers: scipy's values to 1e-12."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 300))
+    y = rng.integers(0, 5, (n, 5)).mean(axis=1)
+    p = np.clip(np.round(y + rng.normal(0, 0.8, n), 1), 0, 4)
+    p[::2] = np.rint(p[::2])
+    values = correlations(y, p)
+    assert values["plcc"] == pytest.approx(stats.pearsonr(y, p)[0], abs=1e-12)
+    assert values["srocc"] == pytest.approx(stats.spearmanr(y, p)[0], abs=1e-12)
+    assert values["krocc"] == pytest.approx(stats.kendalltau(y, p, variant="b")[0], abs=1e-12)
+
+
 def test_undefined_cases_are_nan_not_errors():
     assert math.isnan(correlations([1, 2], [1, 2])["overall"])
     assert math.isnan(correlations([1, 2, 3], [2, 2, 2])["plcc"])

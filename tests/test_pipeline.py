@@ -6,6 +6,7 @@ server scores the pixels of the last image, so the PNG encoder's settings do not
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -35,21 +36,36 @@ def test_pipelined_runs_answer_exactly_as_the_sequential_version_did(name, stub,
         assert {r["id"]: r["score"] for r in read_jsonl(run_dir / "calibration.jsonl")} == golden["calibration"]
 
 
-def test_each_image_is_rendered_and_encoded_once_per_run(stub, tmp_path, capsys, monkeypatch):
+def test_each_image_is_rendered_once_per_run_and_kept_for_the_next(stub, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("STUB_API_KEY", "k")
-    encoded: list[int] = []
-    real = ldct_bench.data.task.to_png
+    made: list[str] = []
+    rendered: list[int] = []
+    real_png, real_render = ldct_bench.data.task.Task._png, ldct_bench.data.task.to_png
 
-    def counting(pixels, *args, **kwargs):
-        encoded.append(1)
-        return real(pixels, *args, **kwargs)
+    def counting_png(self, item_id):
+        made.append(item_id)
+        return real_png(self, item_id)
 
-    monkeypatch.setattr(ldct_bench.data.task, "to_png", counting)
-    run_dir = tmp_path / "run"
-    result = invoke([*stub.model_args(), "strategy=few_shot", "shots=10", "strategy.selection=random", "limit=12",
-                     "model.concurrency=8", f"hydra.run.dir={run_dir}"], capsys)
+    def counting_render(*args, **kwargs):
+        rendered.append(1)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(ldct_bench.data.task.Task, "_png", counting_png)
+    monkeypatch.setattr(ldct_bench.data.task, "to_png", counting_render)
+    args = [*stub.model_args(), "strategy=few_shot", "shots=10", "strategy.selection=random", "limit=12",
+            "model.concurrency=8", "task.image_size=97"]  # a size no other test renders: nothing kept from before
+    result = invoke([*args, f"hydra.run.dir={tmp_path / 'a'}"], capsys)
     assert result.code == 0, result.err
-    records = read_jsonl(run_dir / "predictions.jsonl")
+    records = read_jsonl(tmp_path / "a" / "predictions.jsonl")
     shown = {r["id"] for r in records} | {e for r in records for e in r["example_ids"]}
     assert sum(len(r["example_ids"]) for r in records) + len(records) > len(shown)  # examples do repeat
-    assert len(encoded) == len(shown)
+    assert sorted(made) == sorted(shown) and len(rendered) == len(shown)  # once each, whatever the threads did
+    kept = [p for p in Path(os.environ["LDCT_BENCH_DATA"]).glob("rendered/*/w350-l40-s97-*/*.png")]
+    assert sorted(p.stem for p in kept) == sorted(shown)
+
+    made.clear(), rendered.clear()
+    result = invoke([*args, "seed=1", f"hydra.run.dir={tmp_path / 'b'}"], capsys)  # new draws, same pictures
+    assert result.code == 0, result.err
+    again = {r["id"] for r in read_jsonl(tmp_path / "b" / "predictions.jsonl")}
+    again |= {e for r in read_jsonl(tmp_path / "b" / "predictions.jsonl") for e in r["example_ids"]}
+    assert len(rendered) == len(again - shown)  # only pictures never made before are rendered

@@ -108,3 +108,20 @@ def test_a_few_items_give_whole_counts_on_the_distribution_axis():
     left = {round(p.get_x() + p.get_width() / 2, 4) for p in bars[:17]}
     right = {round(p.get_x() + p.get_width() / 2, 4) for p in bars[17:]}
     assert not left & right  # the two histograms never cover each other
+
+
+def test_a_run_returns_at_once_and_its_plots_appear_whole_moments_later(tmp_path, capsys):
+    """The run hands its plots to a detached process (teardown, issue 11): both files appear, never half-written."""
+    import time
+
+    from conftest import invoke
+
+    run_dir = tmp_path / "run"
+    result = invoke(["limit=6", f"hydra.run.dir={run_dir}"], capsys)
+    assert result.code == 0, result.err
+    deadline = time.monotonic() + 60
+    while not all((run_dir / name).exists() for name in ("scatter.png", "distribution.png")):
+        assert time.monotonic() < deadline, "the plots never appeared"
+        time.sleep(0.1)
+    for name in ("scatter.png", "distribution.png"):
+        assert _image((run_dir / name).read_bytes()).std() > 5

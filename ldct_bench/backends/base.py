@@ -15,6 +15,7 @@ class Request:
     item: Item
     messages: list[dict[str, Any]]
     example_ids: list[str] = field(default_factory=list)
+    body: bytes | None = None  # the messages as the backend sends them, made ahead by `prepare` (None: not yet)
 
 
 @dataclass
@@ -48,6 +49,9 @@ class BackendError(RuntimeError):
 class ModelBackend(Protocol):
     async def start(self, task: Task) -> None:
         """Get ready for a task (fit a baseline, launch a server)."""
+
+    def prepare(self, request: Request) -> Request:
+        """Make what `complete` will send (called in a worker thread, ahead of sending); may return it unchanged."""
 
     async def complete(self, request: Request) -> Completion:
         """One answer for one request; raises BackendError when it cannot be had."""

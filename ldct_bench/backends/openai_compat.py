@@ -5,9 +5,11 @@ malformed bodies with exponential backoff and full jitter, honouring Retry-After
 number of attempts. A rejected key, an unknown model, or an endpoint that never accepted a
 connection stops the run at once (one line); any other failure is recorded on its item. No message it produces can contain the key.
 
-Requests go through the client's documented generic `post` with a plain JSON body: our messages
-are already wire-ready, and skipping the per-call parameter transform of `chat.completions.create`
-saves about a third of the client CPU per request (benchmarks/throughput.py).
+Requests go through the client's documented generic `post` with the body as ready-made JSON bytes
+(`prepare`, run in a request-building thread: a 35-image body is megabytes of JSON) and the answer
+read as a plain dict: the event loop, which all senders share, does only the HTTP exchange. Skipping
+the per-call transform of `chat.completions.create` and the response models keeps the client's CPU
+per request low enough for its senders to keep up (benchmarks/throughput.py).
 
 `model.via=openrouter` sends the card's model through OpenRouter (the paper's route): base URL
 OPENROUTER_URL, model `openrouter_id` (falling back to `model_id`), key from OPENROUTER_API_KEY.
@@ -17,16 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import os
 import random
 import time
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from dataclasses import dataclass
 from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import openai
 from omegaconf import OmegaConf
-from openai.types.chat import ChatCompletion
 
 from ..answer import ANSWER_SCHEMA
 from ..card_checks import check_model_card
@@ -46,6 +48,7 @@ _FATAL_STATUS = {401: "rejected the API key", 403: "refused access with this API
                  404: "does not know this model or path"}
 TOP_LOGPROBS = 20  # alternatives per token for expected-level scoring (OpenAI's maximum; vLLM's default cap)
 MAX_BACKOFF_S = 60.0
+_JSON = {"headers": {"Content-Type": "application/json"}}  # the body goes ready-made (Request.body)
 
 
 @dataclass(frozen=True)
@@ -142,14 +145,25 @@ def split_query(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
-def token_logprobs(choice: Any) -> list[dict[str, Any]] | None:
-    """The choice's per-token log-probabilities as plain dicts (None when the endpoint sent none)."""
-    content = getattr(getattr(choice, "logprobs", None), "content", None)
-    if not content:
+def message_text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a list of content parts (some endpoints answer so)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text") or "" for part in content if isinstance(part, dict))
+    return ""
+
+
+def token_logprobs(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The choice's per-token log-probabilities (token, logprob, top_logprobs), None when the endpoint sent none."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list) or not content:
         return None
-    return [{"token": t.token, "logprob": t.logprob,
-             "top_logprobs": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])]}
-            for t in content]
+    return [{"token": str(t.get("token", "")), "logprob": float(t.get("logprob", 0.0)),
+             "top_logprobs": [{"token": str(a.get("token", "")), "logprob": float(a.get("logprob", 0.0))}
+                              for a in (t.get("top_logprobs") or []) if isinstance(a, dict)]}
+            for t in content if isinstance(t, dict)]
 
 
 class OpenAICompatible:
@@ -240,10 +254,16 @@ class OpenAICompatible:
         return UserError(redact(f"model {self.card.name}: {self.base_url} {what} (HTTP {exc.status_code}: "
                                 f"{self._clean(exc)}); {hint}", self._secrets()))
 
+    def prepare(self, request: Request) -> Request:
+        """The request with its wire body (JSON bytes) made; runs in a request-building thread, off the event loop,
+        since a 35-image body is megabytes of JSON."""
+        request.body = json.dumps(self._arguments(request.messages), ensure_ascii=False).encode("utf-8")
+        return request
+
     async def complete(self, request: Request) -> Completion:
         if self._client is None:
             raise BackendError("backend used before start()")
-        args = self._arguments(request.messages)
+        body = request.body if request.body is not None else self.prepare(request).body
         started = time.monotonic()
         attempts = self.card.max_retries + 1
         for attempt in range(1, attempts + 1):
@@ -252,7 +272,7 @@ class OpenAICompatible:
             try:
                 # The client's timeout bounds each read; a body that trickles in needs a deadline for the whole call.
                 response = await asyncio.wait_for(
-                    self._client.post("/chat/completions", cast_to=ChatCompletion, body=args), self.card.timeout_s)
+                    self._client.post("/chat/completions", cast_to=dict, content=body, options=_JSON), self.card.timeout_s)
                 self._reached = True
                 return self._completion(response, time.monotonic() - started, attempt)
             except (openai.APITimeoutError, asyncio.TimeoutError):
@@ -280,17 +300,19 @@ class OpenAICompatible:
             await asyncio.sleep(delay if delay is not None else backoff_s(attempt))
         raise AssertionError("unreachable")
 
-    def _completion(self, response: Any, latency: float, attempts: int) -> Completion:
-        """Text and usage from a chat response; a body without choices is malformed (retried)."""
-        if isinstance(response, (str, bytes)) or not getattr(response, "choices", None):
+    def _completion(self, data: Any, latency: float, attempts: int) -> Completion:
+        """Text and usage from a chat response's JSON; a body without choices is malformed (retried)."""
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ValueError("no choices in response")
-        choice = response.choices[0]
-        text = choice.message.content or getattr(choice.message, "refusal", None) or ""
-        usage = getattr(response, "usage", None)
-        details = getattr(usage, "prompt_tokens_details", None)
-        used = Usage(getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0,
-                     getattr(details, "cached_tokens", 0) or 0)
-        if not text.strip() and getattr(choice, "finish_reason", None) == "length":
+        choice = choices[0]
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        text = message_text(message.get("content")) or message_text(message.get("refusal"))
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+        used = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
+                     int(details.get("cached_tokens") or 0))
+        if not text.strip() and choice.get("finish_reason") == "length":
             raise CutOff("no answer within the token limit (finish_reason=length); raise model.max_tokens "
                          "or model.max_completion_tokens", used)
         return Completion(text=text, usage=used, latency_s=latency, attempts=attempts,

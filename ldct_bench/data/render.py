@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -28,5 +29,7 @@ def to_png(pixels: np.ndarray, width: float = 350.0, level: float = 40.0, size: 
     if size is not None and size != image.width:
         image = image.resize((size, size), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
+    # zlib's run-length strategy: half the CPU of the default level 6 and no larger on these slices
+    # (benchmarks/png_level.py; figures in BENCHMARKS.md). Lossless either way: the pixels are the same.
+    image.save(buffer, format="PNG", compress_level=6, compress_type=zlib.Z_RLE)
     return buffer.getvalue()

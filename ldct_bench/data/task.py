@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -20,10 +22,13 @@ from tqdm.auto import tqdm
 from ..config import TaskCard
 from ..errors import UserError
 from ..paths import data_dir
-from . import demo
 from .dataset_card import SYNTHETIC_DEMO
 from .release import prepare
 from .render import to_png
+
+
+RENDER_VERSION = 2  # of the rendered-PNG store: bump when render.to_png's output changes (2: zlib RLE)
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][\w.\-]{0,120}")
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,32 @@ class Task:
         split, row = self._where[item_id]
         return np.asarray(self._splits[split][row]["image"], dtype=np.float32)
 
-    def _png(self, item_id: str) -> bytes:
+    @property
+    def rendered_dir(self) -> Path:
+        """Where this data's PNGs, rendered the card's way, are kept between runs."""
         card = self.card
-        return to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
+        way = f"w{card.window_width:g}-l{card.window_level:g}-s{card.image_size or 'native'}-v{RENDER_VERSION}"
+        return self.store / "rendered" / self.fingerprint / way
+
+    def _png(self, item_id: str) -> bytes:
+        """The image as the model sees it. Rendering is most of the CPU a request costs, and every run on this
+        data renders the same pictures, so each is kept in the store once made (a sweep renders nothing twice)."""
+        name = item_id if _SAFE_NAME.fullmatch(item_id) else hashlib.sha256(item_id.encode()).hexdigest()
+        path = self.rendered_dir / f"{name}.png"
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+        card = self.card
+        png = to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
+                handle.write(png)
+            os.replace(handle.name, path)
+        except OSError:  # a store that cannot be written only costs speed
+            pass
+        return png
 
     def image_url(self, item_id: str) -> str:
         """The image as a PNG data URL, made once per image even when request-building threads ask at once."""
@@ -125,6 +153,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _demo_dataset(store: Path) -> Path:
     """Build the synthetic demo once (challenge layout, then the same `prepare` as real data)."""
+    from . import demo  # scipy.ndimage: imported only when the demo task is opened
+
     root = store / f"demo-v{demo.GENERATOR_VERSION}"
     out = root / "dataset"
     root.mkdir(parents=True, exist_ok=True)

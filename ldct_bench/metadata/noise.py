@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import nnls
 
 if TYPE_CHECKING:
     from ..data.task import Task
@@ -81,6 +80,8 @@ def estimate_noise(pixels: np.ndarray, floor: float = BODY_THRESHOLD, bins: int 
     group_var = np.array([np.median(variances[g]) for g in groups], dtype=np.float64)
     weights = np.sqrt([len(g) for g in groups]) / np.maximum(group_var, 1e-12)  # relative residuals
     design = np.stack([centres, np.ones_like(centres)], axis=1)
+    from scipy.optimize import nnls  # a quarter second to import: only where a noise level is computed
+
     (alpha, sigma2), _ = nnls(design * weights[:, None], group_var * weights)
     level = float(np.sqrt(alpha * np.median(means) + sigma2))
     return NoiseEstimate(float(alpha), float(np.sqrt(sigma2)), level, int(whole.sum()))

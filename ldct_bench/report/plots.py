@@ -7,6 +7,8 @@ plots work in sweeps, worker processes and headless machines alike.
 from __future__ import annotations
 
 import io
+import os
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -173,8 +175,24 @@ def cost_chart_png(points: list[CostPoint]) -> bytes | None:
 
 
 def write_plots(run_dir: Path, records: list[dict[str, Any]], results: dict[str, Any]) -> dict[str, Path]:
-    """Both figures as PNG files in the run dir; returns their paths by name."""
+    """Both figures as PNG files in the run dir (each whole or absent, never half-written); their paths by name."""
     paths = {"scatter": Path(run_dir) / SCATTER, "distribution": Path(run_dir) / DISTRIBUTION}
-    paths["scatter"].write_bytes(scatter_png(records, results))
-    paths["distribution"].write_bytes(distribution_png(records, results))
+    for name, draw in (("scatter", scatter_png), ("distribution", distribution_png)):
+        partial = paths[name].with_suffix(".png.tmp")
+        partial.write_bytes(draw(records, results))
+        os.replace(partial, paths[name])
     return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m ldct_bench.report.plots RUN_DIR`: draw a finished run's plots from its journal and results."""
+    from .runs import read_predictions, read_results
+
+    run_dir = Path((argv or sys.argv[1:])[0])
+    results = read_results(run_dir)
+    if results is not None:
+        write_plots(run_dir, read_predictions(run_dir), results)
+
+
+if __name__ == "__main__":
+    main()
