@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from ldct_bench.metrics import confidence_intervals
-from ldct_bench.paired import paired_deltas
+from ldct_bench.stats.metrics import confidence_intervals
+from ldct_bench.stats.paired import paired_deltas
 
 
 def best_of(fn: Callable[[], object], repeats: int = 5) -> float:

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 from scipy import optimize, special, stats
 
-from ldct_bench.metrics import ALL, confidence_intervals, correlations, jackknife_se, leave_one_out_weights, \
+from ldct_bench.stats.metrics import ALL, confidence_intervals, correlations, jackknife_se, leave_one_out_weights, \
     resample_weights, weighted_correlations
 
 SIZES, RHOS = (10, 30, 300), (0.5, 0.7, 0.9)
@@ -130,7 +130,7 @@ METHODS: dict[str, Callable[..., list[float]]] = {
     "percentile": percentile, "BCa": bca, "Fisher z, normal-theory SE": fisher_analytic,
     "Fisher z, bootstrap SE": fisher_bootstrap_se, "Fisher z, bootstrap SE + t": fisher_bootstrap_se_t,
 }
-SHIPPED = "Fisher z, jackknife SE + t (shipped)"  # ldct_bench.metrics.confidence_intervals itself
+SHIPPED = "Fisher z, jackknife SE + t (shipped)"  # ldct_bench.stats.metrics.confidence_intervals itself
 PAIRED_METHODS: dict[str, Callable[..., list[float]]] = {
     "percentile": percentile, "BCa": bca, "bootstrap SE + t (shipped)": raw_bootstrap_se_t,
     "jackknife SE + t": raw_jackknife_t,

@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .answer import AnswerError, parse_answer
+from .reading.answer import AnswerError, parse_answer
 from .backends.base import BackendError, Completion, ModelBackend, Request, Usage
 from .cache import ResponseCache, cache_key
 from .config import CacheMode

@@ -82,7 +82,7 @@ class ModelCard:
     price_cached_input_per_mtok: Optional[float] = None
     image_token_rule: str = "openai"
     serve: ServeConfig = field(default_factory=ServeConfig)
-    # Lifecycle and limits, as the vendor's pages say on the `checked` date (ldct_bench/lifecycle.py, fit.py).
+    # Lifecycle and limits, as the vendor's pages say on the `checked` date (ldct_bench/cards/lifecycle.py, fit.py).
     status: str = "active"  # active | deprecated | retired
     retires: Optional[str] = None  # ISO date the vendor shuts the model down
     successor: Optional[str] = None  # the card to use instead

@@ -14,9 +14,10 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .card_checks import check_model_card
+from .cards.checks import check_model_card
 from .config import ModelCard, RunConfig, TaskCard
 from .errors import UserError, did_you_mean
+from .cards.paper_settings import paper_setting
 from .paths import default_cache_dir, resource_dir, user_card_dirs
 
 CARD_KINDS: dict[str, tuple[str, type]] = {"model": ("models", ModelCard), "task": ("tasks", TaskCard)}
@@ -101,6 +102,7 @@ def register() -> None:
     if not OmegaConf.has_resolver("ldct_cache_dir"):
         OmegaConf.register_new_resolver("ldct_cache_dir", lambda: str(default_cache_dir()))
         OmegaConf.register_new_resolver("ldct_run_name", run_name)
+        OmegaConf.register_new_resolver("ldct_paper", paper_setting)
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
     checked = CheckedCards(default_cache_dir().parent / "checked-cards.json")
@@ -110,6 +112,12 @@ def register() -> None:
             store.store(group=kind, name=card.name, node=checked.get(kind, card))
     checked.save()
     _registered = state
+
+
+def card_values(kind: str, name: str) -> dict[str, Any]:
+    """A registered card's checked values by name ({} for a name that is not a card)."""
+    card = card_files(kind).get(name)
+    return CheckedCards(default_cache_dir().parent / "checked-cards.json").get(kind, card) if card else {}
 
 
 class CheckedCards:

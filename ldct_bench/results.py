@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .metrics import NAMES, confidence_intervals, correlations
+from .stats.metrics import NAMES, confidence_intervals, correlations
 from .rundir import RESULTS
 from .config import effective_shots
 from .report.setting import BASELINE, NO_PROMPT, setting_text
-from .lifecycle import LIFECYCLE_FIELDS
+from .cards.lifecycle import LIFECYCLE_FIELDS
 
 
 

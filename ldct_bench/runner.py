@@ -22,8 +22,8 @@ from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from .asking import Asker, Outcome
-from .fit import check_fit
-from .lifecycle import check_status
+from .cards.fit import check_fit
+from .cards.lifecycle import check_status
 from .backends import make_backend
 from .backends.base import ModelBackend, Request
 from .cache import ResponseCache
@@ -37,7 +37,7 @@ from .metadata.region import require_regions, unlabelled
 from .records import prediction_record
 from .results import config_digest, summarize, write_results
 from .rundir import CALIBRATION, PREDICTIONS, claim, resume_command
-from .scoring import SCORINGS, reader
+from .reading.scoring import SCORINGS, reader
 from .strategies import CALIBRATIONS, make_strategy
 
 BUILD_WORKERS = 2  # threads that build requests (Pillow, numpy and zlib release the GIL); 2 cores here

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ldct_bench.answer import Answer, AnswerError, find_json_object, parse_answer
+from ldct_bench.reading.answer import Answer, AnswerError, find_json_object, parse_answer
 from ldct_bench.metadata.region import parse_region
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "replies.yaml").read_text(encoding="utf-8"))

@@ -16,13 +16,13 @@ from ldct_bench.backends.openai_compat import OpenAICompatible
 from ldct_bench.cli import main as cli_main
 from ldct_bench.data.task import Item
 from ldct_bench.errors import UserError
-from ldct_bench.lifecycle import check_status, effective_status, says_model_not_found
+from ldct_bench.cards.lifecycle import check_status, effective_status, says_model_not_found
 from ldct_bench.registry import card_files, load_card, register
 
 PAPER_NINE = ("o3", "gpt-4o", "gpt-4o-mini", "gemini-2.5-pro", "claude-sonnet-4", "grok-2-vision", "qwen-vl-max",
               "llama-4-maverick", "gemma-3")
-CURRENT = ("gpt-6-astra", "gpt-6-luna", "claude-sonnet-5-5", "gemini-3.1-pro-preview", "gemini-3.8-flash", "grok-4.3",
-           "qwen3-vl-plus", "llama-4-maverick", "gemma-3", "qwen3-vl-8b-vllm")
+CURRENT = ("gpt-6.2-astra", "gpt-6-luna", "claude-sonnet-5-5", "gemini-4-carbon", "gemini-4-hydrogen", "grok-4.7",
+           "qwen4-max", "llama-4-maverick", "gemma-3", "qwen3-vl-8b-vllm")
 CHAT = [{"role": "user", "content": "Rate it."}]
 
 

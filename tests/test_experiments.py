@@ -87,3 +87,28 @@ def test_table4_sweep_runs_every_row_against_a_local_endpoint(stub, tmp_path, mo
     drawn = {line for line in calibration.read_text().splitlines() if line.strip()}
     assert 5 <= len(drawn) <= 10  # per_item: 5 drawn for each of the 2 test images, shared where they overlap
     assert len(stub.requests) == 2 * 4 + len(drawn)  # each calibration image asked once
+
+
+@pytest.mark.parametrize("table", ["paper_table1", "paper_table2", "paper_table3"])
+def test_presets_apply_the_papers_sampling_settings_per_model(table):
+    """Each model of a preset gets the token limit and temperature the paper's code set for it (in the field its
+    card sends); a model the paper did not run keeps its card's values."""
+    import yaml
+    from hydra import compose, initialize_config_dir
+
+    from ldct_bench.paths import resource_dir
+    from ldct_bench.registry import card_values, register
+
+    rows = yaml.safe_load((resource_dir("conf") / "paper_settings.yaml").read_text())[table]
+    register()
+    with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
+        for model in [*rows, "openai-compatible"]:
+            node = compose(config_name="config", overrides=[f"+experiment={table}", f"model={model}"]).model
+            card = card_values("model", model)
+            row = rows.get(model)
+            if row is None:
+                assert (node.temperature, node.max_tokens) == (card["temperature"], card["max_tokens"])
+                continue
+            limit = node.max_tokens if card["max_tokens"] is not None else node.max_completion_tokens
+            assert limit == row["max_tokens"], model
+            assert node.temperature == (None if card["temperature"] is None else row["temperature"]), model

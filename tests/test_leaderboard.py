@@ -137,7 +137,7 @@ def test_bad_input_fails_in_one_line(tmp_path, monkeypatch, capsys, args, messag
 
 def _write_run(folder, model, scores, targets):
     """A run dir of the demo task whose results follow from its predictions (None = a failed item)."""
-    from ldct_bench.metrics import correlations
+    from ldct_bench.stats.metrics import correlations
 
     folder.mkdir(parents=True)
     records = [{"id": f"t{i:03d}", "target": t, "score": s} for i, (t, s) in enumerate(zip(targets, scores))]

@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats
 
-from ldct_bench.metrics import confidence_intervals, correlations
+from ldct_bench.stats.metrics import confidence_intervals, correlations
 
 
 def test_perfect_and_reversed_order():
@@ -95,7 +95,7 @@ def test_weighted_resamples_equal_scipy_on_the_expanded_sample(n):
     duplicated items included; tiny n also draws resamples with a constant side, which are NaN in both."""
     import numpy as np
 
-    from ldct_bench.metrics import resample_weights, weighted_correlations
+    from ldct_bench.stats.metrics import resample_weights, weighted_correlations
     y, p = _ours_like(np.random.default_rng(n), n)
     if n == 8:
         p = np.where(np.arange(n) == 3, 3.0, 2.0)  # constant unless item 3 is drawn
@@ -118,7 +118,7 @@ def test_weighted_resamples_equal_scipy_on_the_expanded_sample(n):
 def test_leave_one_out_rows_equal_scipy_without_that_item():
     import numpy as np
 
-    from ldct_bench.metrics import leave_one_out_weights, weighted_correlations
+    from ldct_bench.stats.metrics import leave_one_out_weights, weighted_correlations
     y, p = _ours_like(np.random.default_rng(1), 25)
     batch = weighted_correlations(y, p, leave_one_out_weights(25))
     for i in range(25):
@@ -151,7 +151,7 @@ def test_an_item_that_alone_makes_a_metric_defined_gives_the_widest_interval():
 def test_a_resample_of_copies_of_one_value_is_undefined_not_a_rounding_artefact():
     import numpy as np
 
-    from ldct_bench.metrics import weighted_correlations
+    from ldct_bench.stats.metrics import weighted_correlations
     y = [0.1, 0.7, 1.3, 2.9, 3.3]
     p = [0.3, 0.3, 0.3, 1.7, 2.1]
     rows = weighted_correlations(y, p, np.array([[0, 7, 0, 0, 0], [3, 2, 2, 0, 0], [2, 0, 0, 3, 0]]))

@@ -45,7 +45,7 @@ def test_a_list_score_as_fourth_of_eight_replies_fails_that_item_only(stub, tmp_
 
 
 def test_a_reader_that_raises_costs_one_item_not_the_run(stub, tmp_path, capsys, monkeypatch):
-    import ldct_bench.scoring as scoring
+    import ldct_bench.reading.scoring as scoring
 
     real = scoring.parse_answer
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ldct_bench.scoring import level_probabilities
+from ldct_bench.reading.scoring import level_probabilities
 
 from conftest import invoke, one_error, read_jsonl
 from protocol_helpers import SMALL, data_url, images, task_args

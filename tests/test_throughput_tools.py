@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import REPO
-from ldct_bench.answer import parse_answer
+from ldct_bench.reading.answer import parse_answer
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import throughput  # noqa: E402  (benchmarks/ is not a package)

@@ -30,13 +30,13 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import openai
 from omegaconf import OmegaConf
 
-from ..answer import ANSWER_SCHEMA
-from ..card_checks import check_model_card
+from ..reading.answer import ANSWER_SCHEMA
+from ..cards.checks import check_model_card
 from ..config import ModelCard
 from ..data.task import Task
 from ..errors import UserError
 from ..cost import prompt_tokens
-from ..lifecycle import model_not_found, says_model_not_found
+from ..cards.lifecycle import model_not_found, says_model_not_found
 from ..secrets import header_secrets, redact, url_secrets
 from .base import BackendError, Completion, Request, Usage
 from .pacing import Pacer

@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ..card_checks import check_model_card
+from ..cards.checks import check_model_card
 from ..config import ModelCard
 from ..data.task import Task
 from ..errors import UserError

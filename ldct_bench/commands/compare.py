@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..metrics import ALL
-from ..paired import PairedDelta, paired_deltas, shared_items
+from ..stats.metrics import ALL
+from ..stats.paired import PairedDelta, paired_deltas, shared_items
 from ..report.runs import read_predictions, read_results
 
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ..card_checks import check_model_card
+from ..cards.checks import check_model_card
 from ..compose import check_command_line, expand_home, sweep_choices, user_overrides
 from ..cost import has_prices, prompt_tokens
-from ..fit import check_fit
+from ..cards.fit import check_fit
 from ..errors import UserError
 
 PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation

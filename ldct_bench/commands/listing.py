@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UserError, did_you_mean
-from ..lifecycle import effective_status
+from ..cards.lifecycle import effective_status
 from ..registry import LIST_NAMES, card_files, describe, load_card
 
 KINDS = {plural: kind for kind, plural in LIST_NAMES.items()}

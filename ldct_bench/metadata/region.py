@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..answer import AnswerError, find_json_object, strip_reasoning
+from ..reading.answer import AnswerError, find_json_object, strip_reasoning
 from ..asking import Asker
 from ..backends.base import Request, Usage
 from ..config import ModelCard

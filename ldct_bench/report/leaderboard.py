@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import UserError
-from ..paired import paired_deltas
+from ..stats.paired import paired_deltas
 from ..rundir import RESULTS
 from .plots import SCATTER, scatter_png
 from .published import published_results

@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .cost import IMAGE_TOKEN_RULES
-from .errors import UserError, did_you_mean
+from ..cost import IMAGE_TOKEN_RULES
+from ..errors import UserError, did_you_mean
 from .lifecycle import STATUSES, parse_date
-from .secrets import looks_like_key
+from ..secrets import looks_like_key
 
 VIA = ("vendor", "openrouter")
 IMAGE_DETAIL = (None, "low", "high", "auto")
-REASONING_EFFORT = (None, "none", "minimal", "low", "medium", "high", "xhigh")
+REASONING_EFFORT = (None, "none", "minimal", "low", "medium", "high", "xhigh", "max")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable
 
 from .answer import Answer, AnswerError, parse_answer
-from .backends.base import Completion
+from ..backends.base import Completion
 
 SCORINGS = ("text", "expected")
 LEVELS = "01234"

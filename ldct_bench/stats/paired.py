@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .errors import UserError
+from ..errors import UserError
 from .metrics import ALL, correlations, resample_weights, t_quantile, weighted_correlations
 
 

@@ -1,0 +1,1 @@
+"""The metrics stage: the challenge's correlations, their intervals, and paired comparisons of two runs."""
