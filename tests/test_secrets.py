@@ -86,6 +86,8 @@ def test_url_password_query_key_and_header_overrides_are_masked_everywhere(sweep
     run_dir = next(path.parent for path in tmp_path.rglob("run.json"))
     assert stub.requests, "the server was asked"
     assert stub.requests[0]["headers"]["Authorization"] == f"Basic {BASIC}", "the URL's credentials were sent"
+    assert stub.requests[0]["headers"]["X-Tenant"] == TENANT, "extra_headers travel as HTTP headers"
+    assert "extra_headers" not in stub.requests[0]["body"], "and never as body fields"
     assert list((tmp_path / "wandb").rglob("*.wandb")), "the W&B offline run was written"
     if sweep:
         assert (tmp_path / "sweep" / "multirun.yaml").is_file() and "#1 : " in result.out + result.err

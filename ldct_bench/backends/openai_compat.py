@@ -48,7 +48,7 @@ _FATAL_STATUS = {401: "rejected the API key", 403: "refused access with this API
                  404: "does not know this model or path"}
 TOP_LOGPROBS = 20  # alternatives per token for expected-level scoring (OpenAI's maximum; vLLM's default cap)
 MAX_BACKOFF_S = 60.0
-_JSON = {"headers": {"Content-Type": "application/json"}}  # the body goes ready-made (Request.body)
+HEADERS_FIELD = "extra_headers"  # in a card's extra_body: HTTP headers, never body fields (nor cache-key parts)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def backoff_s(attempt: int) -> float:
 def generation_settings(card: ModelCard, logprobs: bool = False) -> dict[str, Any]:
     """The request fields besides model and messages: the card's generation settings, the answer
     schema where the endpoint honours it, token log-probabilities when scoring by expected level,
-    and provider-specific `extra_body` fields as they are."""
+    and provider-specific `extra_body` fields as they are (but `extra_headers`, which are HTTP headers)."""
     settings: dict[str, Any] = {name: getattr(card, name) for name in
                                 ("temperature", "max_tokens", "max_completion_tokens", "reasoning_effort")
                                 if getattr(card, name) is not None}
@@ -120,7 +120,14 @@ def generation_settings(card: ModelCard, logprobs: bool = False) -> dict[str, An
     if card.structured_output:
         settings["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "ldct_quality", "schema": ANSWER_SCHEMA, "strict": True}}
-    return {**settings, **dict(card.extra_body or {})}
+    return {**settings, **{k: v for k, v in dict(card.extra_body or {}).items() if k != HEADERS_FIELD}}
+
+
+def request_options(card: ModelCard) -> dict[str, Any]:
+    """Per-request client options: the JSON content type (the body goes ready-made, `Request.body`) and the
+    card's `extra_body.extra_headers` as HTTP headers, as the openai SDK's own `extra_headers` sends them."""
+    extra = dict(card.extra_body or {}).get(HEADERS_FIELD) or {}
+    return {"headers": {"Content-Type": "application/json", **{str(k): str(v) for k, v in dict(extra).items()}}}
 
 
 def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -186,6 +193,7 @@ class OpenAICompatible:
         card = OmegaConf.to_object(card) if OmegaConf.is_config(card) else card  # plain fields: read per request
         self.card, self.base_url, self.model_id = card, base_url, model_id
         self._settings = generation_settings(card, logprobs)
+        self._options = request_options(card)
         self._key, self._key_env, self.endpoint_id = key, key_env, endpoint_id
         self._client: openai.AsyncOpenAI | None = None
         self._pacer = Pacer(card.rate_limit_rpm, card.rate_limit_tpm)
@@ -272,7 +280,7 @@ class OpenAICompatible:
             try:
                 # The client's timeout bounds each read; a body that trickles in needs a deadline for the whole call.
                 response = await asyncio.wait_for(
-                    self._client.post("/chat/completions", cast_to=dict, content=body, options=_JSON), self.card.timeout_s)
+                    self._client.post("/chat/completions", cast_to=dict, content=body, options=self._options), self.card.timeout_s)
                 self._reached = True
                 return self._completion(response, time.monotonic() - started, attempt)
             except (openai.APITimeoutError, asyncio.TimeoutError):
