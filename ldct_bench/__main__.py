@@ -57,7 +57,8 @@ def run_job(cfg: DictConfig) -> float | None:
         results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
         log_run(cfg, run_dir, results, plots_in_background=True)
     except UserError as exc:
-        remove_unused(run_dir)
+        if getattr(exc, "exit_code", 2) == 2:  # a save failure (4) keeps the dir: its resume command needs run.json
+            remove_unused(run_dir)
         _fail(str(exc), getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         if not has_answers(run_dir):

@@ -100,7 +100,7 @@ class Asker:
         try:
             self.cache.put(key, str(self.backend.identity().get("model_id")), completion.text,  # type: ignore[union-attr]
                            usage.as_dict(), completion.logprobs)
-        except (sqlite3.Error, OSError, UserError) as exc:
+        except (sqlite3.Error, OSError, UserError, ValueError) as exc:  # ValueError: text SQLite cannot encode
             self.store_error = self.store_error or str(exc).splitlines()[0][:200]
 
     async def _send(self, request: Request) -> Completion:

@@ -61,7 +61,8 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record; OSError when the disk refuses it (the record is kept and retried)."""
-        self.pending.append((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+        # ASCII escapes: a reply may hold a lone surrogate, which has no UTF-8 form (json reads it back the same)
+        self.pending.append((json.dumps(record) + "\n").encode("ascii"))
         self.flush()
 
     def flush(self) -> None:

@@ -23,9 +23,12 @@ _OUTPUT_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir=")
 
 
 def has_answers(run_dir: Path) -> bool:
-    """True when the run dir's journals hold at least one answer."""
-    return any((Path(run_dir) / name).is_file() and (Path(run_dir) / name).stat().st_size > 0
-               for name in (PREDICTIONS, CALIBRATION))
+    """True when the run dir's journals, or the rescue files of answers its disk refused, hold an answer."""
+    from .journal import Journal  # the journal module reads rundir's names: imported here, one way
+
+    journals = [Journal(Path(run_dir) / name) for name in (PREDICTIONS, CALIBRATION)]
+    return any(j.path.is_file() and j.path.stat().st_size > 0 for j in journals) or \
+        any(path.exists() for j in journals for path in j.rescue_paths())
 
 
 class RunLock:

@@ -90,11 +90,19 @@ async def score_items(items: list[Item], build: Build, asker: Asker, journal: Jo
     """Score the items not yet in the journal with bounded concurrency; returns all journal records."""
     if not items:
         return {}
-    done = journal.read()
+    try:
+        done = journal.read()  # folds in answers an earlier run had to rescue from a full disk
+    except OSError as exc:
+        error = UserError(f"cannot write {journal.path} ({exc.strerror or exc}); the answers an earlier run rescued "
+                          f"stay in {', '.join(str(p) for p in journal.rescue_paths() if p.exists())}; free some "
+                          f"space, then continue with: {resume_command(journal.path.parent)}")
+        error.exit_code = SAVE_FAILED_EXIT  # type: ignore[attr-defined]
+        raise error from None
     todo = [(index, item) for index, item in enumerate(items) if item.id not in done]
     if not todo:
         return done
     senders = max(1, min(cfg.model.concurrency, len(todo)))
+    item_of = {item.id: item for _, item in todo}
     ready: asyncio.Queue = asyncio.Queue(maxsize=max(2, senders // 2))  # built requests waiting for a sender
     stop = Stop()
     bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=label, unit="item", dynamic_ncols=True)
@@ -155,6 +163,9 @@ async def score_items(items: list[Item], build: Build, asker: Asker, journal: Jo
         except OSError as exc:
             stop.save_error = stop.save_error or f"cannot write {journal.path} ({exc.strerror or exc})"
             stop.unsaved.append(record["id"])
+        except (TypeError, ValueError) as exc:  # a record JSON cannot hold: keep the item, as a failure
+            journal.append(prediction_record(item_of[record["id"]], None, [Outcome(
+                None, error=f"internal error (the answer could not be recorded: {exc.__class__.__name__})")], None))
         bar.update(1)
         if record.get("cost_usd") is not None:
             bar.set_postfix(cost=f"${budget.spent:.4f}", refresh=False)
@@ -167,6 +178,12 @@ async def score_items(items: list[Item], build: Build, asker: Asker, journal: Jo
         pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
         _close(journal, stop)
+        if journal.pending and not stop.save_error:  # interrupted (Ctrl-C) while the disk refused lines
+            try:
+                print(f"ldct-bench: note: {len(journal.pending)} answers the disk refused are saved in "
+                      f"{journal.rescue()}; the next run into this dir takes them in", file=sys.stderr)
+            except OSError:
+                pass
     if stop.save_error:
         raise _save_failure(journal, stop, asker, cfg)
     if stop.fatal is not None:

@@ -183,3 +183,46 @@ def test_a_failed_start_leaves_no_run_dir_and_never_blocks_the_corrected_command
     result = _run(stub, run_dir, capsys, "limit=2")
     assert result.code == 0, result.err
     assert len(read_jsonl(run_dir / "predictions.jsonl")) == 2
+
+
+def test_a_reply_with_a_lone_surrogate_is_kept_and_a_rerun_reads_it(stub, tmp_path, capsys):
+    """JSON may carry an escaped lone surrogate, which has no UTF-8 form: the journal must still take it."""
+    stub.state.answer = lambda body: '{"score": 2.5, "category": "Fair", "explanation": "noisy \\ud83d here"}'
+    for run in ("a", "b"):  # the second run reads the answer back from the cache
+        result = _run(stub, tmp_path / run, capsys, "limit=2")
+        assert result.code == 0, result.err
+        records = read_jsonl(tmp_path / run / "predictions.jsonl")
+        assert [r["score"] for r in records] == [2.5, 2.5] and "\ud83d" in records[0]["explanation"]
+    assert len(stub.requests) == 2
+
+
+def test_a_disk_full_from_the_first_line_keeps_the_run_dir_for_its_resume(stub, tmp_path, capsys, monkeypatch):
+    real_write, real_open = os.write, os.open
+    journal_fds: set[int] = set()
+
+    def tracking_open(path, flags, mode=0o777, **kwargs):
+        fd = real_open(path, flags, mode, **kwargs)
+        if str(path).endswith("predictions.jsonl"):
+            journal_fds.add(fd)
+        return fd
+
+    def full(fd, data):
+        if fd in journal_fds:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(ldct_bench.journal.os, "open", tracking_open)
+    monkeypatch.setattr(ldct_bench.journal.os, "write", full)
+    run_dir = tmp_path / "run"
+    result = _run(stub, run_dir, capsys, "limit=4", "cache.mode=off", "model.reasks=0", "model.concurrency=1")
+    assert result.code == 4 and one_error(result.err)
+    assert (run_dir / "run.json").exists()  # the printed resume command needs it
+
+    again = invoke([f"resume={run_dir}"], capsys)  # the disk is still full: one line, exit 4, nothing lost
+    assert again.code == 4 and one_error(again.err) and "rescued" in again.err
+
+    monkeypatch.setattr(ldct_bench.journal.os, "write", real_write)
+    done = invoke([f"resume={run_dir}"], capsys)
+    assert done.code == 0, done.err
+    assert len(read_jsonl(run_dir / "predictions.jsonl")) == 4
+    assert len(stub.requests) == 4  # nothing paid twice

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from ldct_bench.reading.answer import AnswerError
 from ldct_bench.reading.scoring import level_probabilities
 
 from conftest import invoke, one_error, read_jsonl
@@ -79,8 +80,12 @@ def test_level_probabilities_read_the_token_that_emits_the_level():
                "top_logprobs": [{"token": ": 3", "logprob": math.log(0.6)}, {"token": ": 2", "logprob": math.log(0.3)},
                                 {"token": ": 10", "logprob": math.log(0.05)}, {"token": ":", "logprob": math.log(0.05)}]},
               {"token": ".5", "logprob": 0.0, "top_logprobs": []}]
-    probabilities = level_probabilities(tokens, len("Score: "))
+    probabilities = level_probabilities(tokens, "Score: 3.5", len("Score: "))
     assert probabilities == pytest.approx((0, 0, 1 / 3, 2 / 3, 0))
+    byte = {"token": "\ufffd", "logprob": 0.0, "top_logprobs": []}
+    shifted = [byte, byte, *tokens]  # "±" sent as its two UTF-8 bytes: every later offset moves by one
+    with pytest.raises(AnswerError, match="line up"):
+        level_probabilities(shifted, "±Score: 3.5", len("±Score: "))
 
 
 def test_per_item_error_feedback_scores_each_drawn_image_once(stub, task_dir, task, tmp_path, capsys):

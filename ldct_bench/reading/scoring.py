@@ -56,12 +56,14 @@ def _level_of(token: str, prefix: str) -> int | None:
     return int(token[0])
 
 
-def level_probabilities(logprobs: list[dict[str, Any]], position: int) -> tuple[float, ...]:
+def level_probabilities(logprobs: list[dict[str, Any]], text: str, position: int) -> tuple[float, ...]:
     """P(level 0..4) at the token that emits text[position], renormalised over the five levels."""
     offset = 0
     for token in logprobs:
         piece = token["token"]
         if offset <= position < offset + len(piece):
+            if piece[position - offset] != text[position]:  # tokens that do not spell the reply: never guess
+                raise AnswerError("the log-probabilities do not line up with the reply's text")
             prefix = piece[:position - offset].lstrip(_DECORATION)
             mass = [0.0] * 5
             seen: set[str] = set()
@@ -83,7 +85,7 @@ def expected_answer(completion: Completion, category_as_score: bool = False) -> 
     answer = parse_answer(completion.text, category_as_score=category_as_score)
     if not completion.logprobs:
         raise AnswerError("no log-probabilities in the response")
-    probabilities = level_probabilities(completion.logprobs, level_position(completion.text, answer))
+    probabilities = level_probabilities(completion.logprobs, completion.text, level_position(completion.text, answer))
     expected = sum(level * p for level, p in enumerate(probabilities))
     stated = {f.name: getattr(answer, f.name) for f in fields(Answer)}
     return LevelAnswer(**{**stated, "score": expected, "read_from": "logprobs"}, probabilities=probabilities)
