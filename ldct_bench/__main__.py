@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from .compose import check_command_line, expand_home, help_text
-from .errors import UserError
+from .errors import SaveError, UserError
 from .paths import resource_dir
 from .registry import register
 from .rundir import RunLock, expand_resume, has_answers, remove_unused, resume_command
@@ -57,9 +57,9 @@ def run_job(cfg: DictConfig) -> float | None:
         results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
         log_run(cfg, run_dir, results, plots_in_background=True)
     except UserError as exc:
-        if getattr(exc, "exit_code", 2) == 2:  # a save failure (4) keeps the dir: its resume command needs run.json
+        if not isinstance(exc, SaveError):  # a save failure keeps the dir: its resume command needs run.json
             remove_unused(run_dir)
-        _fail(str(exc), getattr(exc, "exit_code", 2))
+        _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         if not has_answers(run_dir):
             remove_unused(run_dir)

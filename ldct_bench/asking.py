@@ -10,7 +10,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .reading.answer import AnswerError, parse_answer
+from .reading.answer import AnswerError
+from .reading.scoring import reader
 from .backends.base import BackendError, Completion, ModelBackend, Request, Usage
 from .cache import ResponseCache, cache_key
 from .config import CacheMode
@@ -18,11 +19,6 @@ from .errors import UserError
 
 REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
 Reader = Callable[[Completion], Any]  # raises AnswerError on an unusable reply
-
-
-def read_text(completion: Completion) -> Any:
-    """The default reader: the score in the reply's text."""
-    return parse_answer(completion.text)
 
 
 @dataclass
@@ -49,7 +45,7 @@ def read_safely(read: Reader, completion: Completion) -> tuple[Any | None, str |
 
 class Asker:
     def __init__(self, backend: ModelBackend, cache: ResponseCache | None, mode: CacheMode, reasks: int,
-                 read: Reader = read_text, seed: int | None = None):
+                 read: Reader = reader("text"), seed: int | None = None):
         self.backend = backend
         self.read = read  # a score by default; region labels too
         self.cache = cache if getattr(backend, "cacheable", True) and mode != CacheMode.off else None

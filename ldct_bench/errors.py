@@ -9,6 +9,15 @@ from typing import Iterable
 class UserError(Exception):
     """A problem in the user's input or environment; the message says what and how to fix it."""
 
+    exit_code = 2
+
+
+class SaveError(UserError):
+    """Answers could not be written where they belong (a full disk); the message says where they are instead.
+    The run dir stays as it is: its resume command needs it."""
+
+    exit_code = 4
+
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' did you mean X?' suffix with the closest names, or '' when nothing is close."""

@@ -1,8 +1,10 @@
-"""Where the shipped cards and configs live, independent of the current directory."""
+"""Where the shipped cards, configs and per-user stores live (independent of the current directory), and
+writing a file there whole."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -39,3 +41,19 @@ def data_dir() -> Path:
 def rescue_dir() -> Path:
     """Where answers go that a run could not write into its own run dir (a full disk); the next run folds them in."""
     return Path(os.environ.get("LDCT_BENCH_RESCUE") or default_cache_dir().parent / "rescued").expanduser()
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a file whole or not at all (a temporary file beside it, then a rename): readers, and a run killed
+    mid-write, never see half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        partial = Path(handle.name)
+        try:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        except BaseException:
+            handle.close()
+            partial.unlink(missing_ok=True)
+            raise
+    os.replace(partial, path)

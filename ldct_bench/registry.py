@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from .cards.checks import check_model_card
 from .config import ModelCard, RunConfig, TaskCard
 from .errors import UserError, did_you_mean
 from .cards.paper_settings import paper_setting
-from .paths import default_cache_dir, resource_dir, user_card_dirs
+from .paths import default_cache_dir, resource_dir, user_card_dirs, write_atomic
 
 CARD_KINDS: dict[str, tuple[str, type]] = {"model": ("models", ModelCard), "task": ("tasks", TaskCard)}
 CONF_GROUPS = ("strategy", "metadata", "logger")
@@ -155,10 +154,7 @@ class CheckedCards:
         if not self.changed:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self.path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps(self.entries))
-            os.replace(partial, self.path)
+            write_atomic(self.path, json.dumps(self.entries))
         except OSError:  # an unwritable cache only costs the time of checking again
             pass
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from .stats.metrics import NAMES, confidence_intervals, correlations
+from .paths import write_atomic
 from .rundir import RESULTS
 from .config import effective_shots
 from .report.setting import BASELINE, NO_PROMPT, setting_text
@@ -102,9 +102,7 @@ def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, d
 
 def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
     path = Path(run_dir) / RESULTS
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(results, indent=2))
     return path
 
 

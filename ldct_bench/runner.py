@@ -30,7 +30,7 @@ from .cache import ResponseCache
 from .config import CacheMode
 from .cost import cost_usd, has_prices
 from .data.task import Item, Task, load_task
-from .errors import UserError
+from .errors import SaveError, UserError
 from .journal import Journal
 from .metadata.noise import noise_column
 from .metadata.region import require_regions, unlabelled
@@ -41,7 +41,6 @@ from .reading.scoring import SCORINGS, reader
 from .strategies import CALIBRATIONS, make_strategy
 
 BUILD_WORKERS = 2  # threads that build requests (Pillow, numpy and zlib release the GIL); 2 cores here
-SAVE_FAILED_EXIT = 4
 
 
 @dataclass
@@ -93,11 +92,9 @@ async def score_items(items: list[Item], build: Build, asker: Asker, journal: Jo
     try:
         done = journal.read()  # folds in answers an earlier run had to rescue from a full disk
     except OSError as exc:
-        error = UserError(f"cannot write {journal.path} ({exc.strerror or exc}); the answers an earlier run rescued "
-                          f"stay in {', '.join(str(p) for p in journal.rescue_paths() if p.exists())}; free some "
-                          f"space, then continue with: {resume_command(journal.path.parent)}")
-        error.exit_code = SAVE_FAILED_EXIT  # type: ignore[attr-defined]
-        raise error from None
+        raise SaveError(f"cannot write {journal.path} ({exc.strerror or exc}); the answers an earlier run rescued "
+                        f"stay in {', '.join(str(p) for p in journal.rescue_paths() if p.exists())}; free some "
+                        f"space, then continue with: {resume_command(journal.path.parent)}") from None
     todo = [(index, item) for index, item in enumerate(items) if item.id not in done]
     if not todo:
         return done
@@ -200,7 +197,7 @@ def _close(journal: Journal, stop: Stop) -> None:
         stop.save_error = stop.save_error or f"cannot write {journal.path} ({exc.strerror or exc})"
 
 
-def _save_failure(journal: Journal, stop: Stop, asker: Asker, cfg: DictConfig) -> UserError:
+def _save_failure(journal: Journal, stop: Stop, asker: Asker, cfg: DictConfig) -> SaveError:
     """One line: what failed, where the answers are, how to continue."""
     kept = len(journal.pending)
     where = []
@@ -213,10 +210,8 @@ def _save_failure(journal: Journal, stop: Stop, asker: Asker, cfg: DictConfig) -
     else:
         where.append("every answer received is in the journal")
     run_dir = journal.path.parent
-    error = UserError(f"stopped sending: {stop.save_error}; {', '.join(where)}; free some space, then continue "
-                      f"with: {resume_command(run_dir)}")
-    error.exit_code = SAVE_FAILED_EXIT  # type: ignore[attr-defined]
-    return error
+    return SaveError(f"stopped sending: {stop.save_error}; {', '.join(where)}; free some space, then continue "
+                     f"with: {resume_command(run_dir)}")
 
 
 def ensure_metadata(task: Task, cfg: DictConfig) -> None:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..config import TaskCard
 from ..errors import UserError
-from ..paths import data_dir
+from ..paths import data_dir, write_atomic
 from .dataset_card import SYNTHETIC_DEMO
 from .release import prepare
 from .render import to_png
@@ -105,10 +105,7 @@ class Task:
         card = self.card
         png = to_png(self.pixels(item_id), card.window_width, card.window_level, card.image_size)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
-                handle.write(png)
-            os.replace(handle.name, path)
+            write_atomic(path, png)
         except OSError:  # a store that cannot be written only costs speed
             pass
         return png
@@ -137,18 +134,11 @@ class Task:
         for item_id in tqdm(missing, desc=f"computing {name}", unit="img", disable=not missing, leave=False):
             values[item_id] = compute(self.pixels(item_id))
         if missing:
-            _write_atomic(path, json.dumps(values))
+            write_atomic(path, json.dumps(values))
         for split in self._items.values():
             for item in split:
                 item.meta[name] = values[item.id]
         return values
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        handle.write(text)
-    os.replace(handle.name, path)
 
 
 def _demo_dataset(store: Path) -> Path:

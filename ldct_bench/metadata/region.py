@@ -24,7 +24,8 @@ from ..asking import Asker
 from ..backends.base import Request, Usage
 from ..config import ModelCard
 from ..cost import cost_usd, has_prices, image_tokens, text_tokens
-from ..data.task import Item, Task, _write_atomic
+from ..data.task import Item, Task
+from ..paths import write_atomic
 from ..errors import UserError
 from ..strategies.prompt import image_part
 
@@ -160,6 +161,6 @@ def save_labels(task: Task, run: LabelRun, labeller: str) -> None:
     stored = stored_labels(task)
     labels = {**stored["labels"], **run.labelled}
     failures = {k: v for k, v in {**stored["failures"], **run.failures}.items() if k not in labels}
-    _write_atomic(_labels_path(task), json.dumps({"labeller": labeller, "labels": labels, "failures": failures},
+    write_atomic(_labels_path(task), json.dumps({"labeller": labeller, "labels": labels, "failures": failures},
                                                  indent=1, sort_keys=True))
     _fill(task, labels)

@@ -7,7 +7,6 @@ plots work in sweeps, worker processes and headless machines alike.
 from __future__ import annotations
 
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -17,6 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from ..paths import write_atomic
 from .setting import setting_text
 
 SCATTER = "scatter.png"
@@ -178,9 +178,7 @@ def write_plots(run_dir: Path, records: list[dict[str, Any]], results: dict[str,
     """Both figures as PNG files in the run dir (each whole or absent, never half-written); their paths by name."""
     paths = {"scatter": Path(run_dir) / SCATTER, "distribution": Path(run_dir) / DISTRIBUTION}
     for name, draw in (("scatter", scatter_png), ("distribution", distribution_png)):
-        partial = paths[name].with_suffix(".png.tmp")
-        partial.write_bytes(draw(records, results))
-        os.replace(partial, paths[name])
+        write_atomic(paths[name], draw(records, results))
     return paths
 
 
