@@ -16,8 +16,8 @@ from typing import Iterator
 
 @contextlib.contextmanager
 def stub_server(latency: float = 0.0, faults: str = "") -> Iterator[str]:
-    """Start `python -m ldct_bench.stub_server` on a free port; yields its base URL."""
-    proc = subprocess.Popen([sys.executable, "-m", "ldct_bench.stub_server", "--port", "0",
+    """Start `python -m ldct_bench.testing.stub_server` on a free port; yields its base URL."""
+    proc = subprocess.Popen([sys.executable, "-m", "ldct_bench.testing.stub_server", "--port", "0",
                              "--latency", str(latency), "--faults", faults],
                             stdout=subprocess.PIPE, text=True)
     try:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ldct_bench.data import demo
 from ldct_bench.metadata.noise import BODY_THRESHOLD, estimate_noise
-from ldct_bench.metadata.phantoms import add_noise, ct_anatomy, true_level, wide_ramp
+from ldct_bench.testing.phantoms import add_noise, ct_anatomy, true_level, wide_ramp
 
 GRID = [(0.0, 0.005), (5e-5, 0.005), (1e-4, 0.007), (2e-4, 0.01), (1e-3, 0.02), (1e-4, 0.002), (2e-3, 0.005),
         (1e-5, 0.01)]

@@ -35,7 +35,7 @@ from pathlib import Path
 import datasets
 datasets.disable_progress_bars()
 from ldct_bench.data.release import features
-from ldct_bench.scale import category_of
+from ldct_bench.data.scale import category_of
 def rows(folder):
     scores = json.loads(next(Path(folder).glob("*.json")).read_text())
     for path in sorted(p for p in Path(folder).rglob("*") if p.suffix in (".tif", ".tiff")):

@@ -14,12 +14,12 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from .compose import check_command_line, expand_home, help_text
-from .errors import SaveError, UserError
-from .paths import resource_dir
-from .registry import register
-from .rundir import RunLock, expand_resume, has_answers, remove_unused, resume_command
-from .secrets import mask_logging, redact, scrub_hydra_outputs
+from ldct_bench.config.compose import check_command_line, expand_home, help_text
+from ldct_bench.errors import SaveError, UserError
+from ldct_bench.paths import resource_dir
+from ldct_bench.cards.registry import register
+from ldct_bench.run.rundir import RunLock, expand_resume, has_answers, remove_unused, resume_command
+from ldct_bench.secrets import mask_logging, redact, scrub_hydra_outputs
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -50,9 +50,9 @@ def run_job(cfg: DictConfig) -> float | None:
     except UserError as exc:
         _fail(str(exc))  # another run owns this dir: touch nothing of it
     try:
-        from .report import log_run
-        from .results import format_table
-        from .runner import run
+        from ldct_bench.report import log_run
+        from ldct_bench.run.results import format_table
+        from ldct_bench.run.runner import run
 
         results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
         log_run(cfg, run_dir, results, plots_in_background=True)

@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import UserError
+from ldct_bench.errors import UserError
 
 # Command name -> (module in ldct_bench/commands with `add_parser(subparsers)`, one-line help). Only the module of
 # the command given is imported: the others pull in datasets, scipy or matplotlib, seconds before `--help`.

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from ldct_bench.stub_server import StubState, make_server
+from ldct_bench.testing.stub_server import StubState, make_server
 
 REPO = Path(__file__).resolve().parents[1]
 

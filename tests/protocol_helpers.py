@@ -11,7 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 from scipy import stats
 
-from ldct_bench.config import MetadataConfig, StrategyConfig, TaskCard
+from ldct_bench.config.schema import MetadataConfig, StrategyConfig, TaskCard
 from ldct_bench.data import demo
 from ldct_bench.data.release import prepare
 from ldct_bench.data.task import Task, load_task

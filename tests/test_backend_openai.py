@@ -14,17 +14,17 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 from conftest import invoke, read_jsonl, run_cli
-from ldct_bench.asking import Asker
+from ldct_bench.run.asking import Asker
 from ldct_bench.backends import openai_compat
 from ldct_bench.backends.vllm import free_port
 from ldct_bench.backends.base import BackendError, Request
 from ldct_bench.backends.openai_compat import OPENROUTER_URL, OpenAICompatible, resolve_endpoint
-from ldct_bench.config import CacheMode
+from ldct_bench.config.schema import CacheMode
 from ldct_bench.data.render import to_png
 from ldct_bench.data.task import Item, load_task
 from ldct_bench.errors import UserError
 from ldct_bench.paths import resource_dir
-from ldct_bench.registry import register
+from ldct_bench.cards.registry import register
 from ldct_bench.secrets import mask_secrets
 
 ITEM = Item("x", "test", 2.0)

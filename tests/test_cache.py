@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
-from ldct_bench.asking import Asker
+from ldct_bench.run.asking import Asker
 from ldct_bench.backends.base import Request
 from ldct_bench.backends.openai_compat import OpenAICompatible
-from ldct_bench.cache import ResponseCache
-from ldct_bench.config import CacheMode
+from ldct_bench.run.cache import ResponseCache
+from ldct_bench.config.schema import CacheMode
 from ldct_bench.data.task import Item
 from ldct_bench.errors import UserError
 from test_backend_openai import CHAT, compose_cfg
@@ -99,7 +99,7 @@ def test_modes_use_refresh_off(stub, tmp_path, keyed):
 
 WRITER = textwrap.dedent("""
     import sys
-    from ldct_bench.cache import ResponseCache
+    from ldct_bench.run.cache import ResponseCache
     cache = ResponseCache(sys.argv[1])
     for i in range(1000):
         cache.put(f"{sys.argv[2]}-{i}", "m", "x" * 2000, {"prompt_tokens": i})

@@ -17,7 +17,7 @@ from ldct_bench.cli import main as cli_main
 from ldct_bench.data.task import Item
 from ldct_bench.errors import UserError
 from ldct_bench.cards.lifecycle import check_status, effective_status, says_model_not_found
-from ldct_bench.registry import card_files, load_card, register
+from ldct_bench.cards.registry import card_files, load_card, register
 
 PAPER_NINE = ("o3", "gpt-4o", "gpt-4o-mini", "gemini-2.5-pro", "claude-sonnet-4", "grok-2-vision", "qwen-vl-max",
               "llama-4-maverick", "gemma-3")

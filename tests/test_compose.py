@@ -3,10 +3,10 @@
 import pytest
 from hydra import compose, initialize_config_dir
 
-from ldct_bench.compose import check_command_line
+from ldct_bench.config.compose import check_command_line
 from ldct_bench.errors import UserError
 from ldct_bench.paths import resource_dir
-from ldct_bench.registry import options, register
+from ldct_bench.cards.registry import options, register
 
 from conftest import REPO, run_cli
 

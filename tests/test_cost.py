@@ -6,8 +6,8 @@ import pytest
 
 from conftest import invoke, read_jsonl
 from ldct_bench.backends.base import Usage
-from ldct_bench.config import ModelCard
-from ldct_bench.cost import IMAGE_TOKEN_RULES, cost_usd, image_tokens
+from ldct_bench.config.schema import ModelCard
+from ldct_bench.cards.cost import IMAGE_TOKEN_RULES, cost_usd, image_tokens
 
 
 @pytest.mark.parametrize("rule, size, detail, tokens", [
@@ -32,7 +32,7 @@ def test_image_token_rules_follow_the_published_examples(rule, size, detail, tok
 
 
 def test_every_card_names_a_known_image_rule():
-    from ldct_bench.registry import card_files, load_card
+    from ldct_bench.cards.registry import card_files, load_card
 
     for card in card_files("model").values():
         assert load_card("model", card).image_token_rule in IMAGE_TOKEN_RULES, card.name

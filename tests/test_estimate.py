@@ -6,7 +6,7 @@ import pytest
 
 from conftest import invoke
 from ldct_bench.cli import main
-from ldct_bench.cost import image_tokens
+from ldct_bench.cards.cost import image_tokens
 
 
 def estimate(argv, capsys, as_json=True):

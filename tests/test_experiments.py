@@ -5,8 +5,8 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from ldct_bench.compose import check_command_line
-from ldct_bench.registry import options, register
+from ldct_bench.config.compose import check_command_line
+from ldct_bench.cards.registry import options, register
 
 from conftest import REPO, invoke
 
@@ -97,7 +97,7 @@ def test_presets_apply_the_papers_sampling_settings_per_model(table):
     from hydra import compose, initialize_config_dir
 
     from ldct_bench.paths import resource_dir
-    from ldct_bench.registry import card_values, register
+    from ldct_bench.cards.registry import card_values, register
 
     rows = yaml.safe_load((resource_dir("conf") / "paper_settings.yaml").read_text())[table]
     register()

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, invoke
 from ldct_bench.cli import main as cli_main
-from ldct_bench.compose import expand_home
+from ldct_bench.config.compose import expand_home
 
 
 def test_a_tilde_path_as_typed_fails_in_one_line_naming_the_expanded_path(tmp_path, monkeypatch, capsys):
@@ -63,7 +63,7 @@ def demo_built(data_store):
 
     from ldct_bench.data.task import load_task
     from ldct_bench.paths import resource_dir
-    from ldct_bench.registry import register
+    from ldct_bench.cards.registry import register
 
     register()
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):

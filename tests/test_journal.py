@@ -2,7 +2,7 @@
 
 import json
 
-from ldct_bench.journal import Journal
+from ldct_bench.run.journal import Journal
 
 
 def test_append_then_read_back(tmp_path):

@@ -17,7 +17,7 @@ from conftest import invoke, read_jsonl
 from ldct_bench.data.release import prepare
 from ldct_bench.data.task import load_task
 from ldct_bench.errors import UserError
-from ldct_bench.registry import card_files, load_card
+from ldct_bench.cards.registry import card_files, load_card
 from releases import write_small_release
 
 SMALL_TRAIN = [f"{i:04d}.tif" for i in range(0, 1000, 100)]

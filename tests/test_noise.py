@@ -6,7 +6,7 @@ from scipy import stats
 
 from ldct_bench.data import demo
 from ldct_bench.metadata.noise import BODY_THRESHOLD, estimate_noise, noise_level
-from ldct_bench.metadata.phantoms import add_noise, ct_anatomy, true_level, wide_ramp
+from ldct_bench.testing.phantoms import add_noise, ct_anatomy, true_level, wide_ramp
 
 # (alpha, sigma) pairs whose two terms are of similar size at mid-range (alpha * 0.5 ~ sigma^2)
 BOTH_TERMS = [(5e-5, 0.005), (1e-4, 0.007), (2e-4, 0.01), (1e-3, 0.02)]

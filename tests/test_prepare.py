@@ -28,7 +28,7 @@ from ldct_bench import cli
 from ldct_bench.data.demo import write_release
 from ldct_bench.data.release import prepare
 from ldct_bench.errors import UserError
-from ldct_bench.scale import CATEGORIES
+from ldct_bench.data.scale import CATEGORIES
 from releases import TEST_DIR, TRAIN_DIR, noisy_slice, write_small_release
 
 TRAIN_NAMES = [f"{i:04d}.tif" for i in range(4)]

@@ -6,7 +6,7 @@ import pytest
 
 from ldct_bench import cli
 from ldct_bench.reading.answer import AnswerError
-from ldct_bench.cost import image_tokens, text_tokens
+from ldct_bench.cards.cost import image_tokens, text_tokens
 from ldct_bench.errors import UserError
 from ldct_bench.metadata.region import REGIONS, parse_region, region_prompt, require_regions, stored_labels
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-import ldct_bench.journal
-from ldct_bench.rundir import RunLock
+import ldct_bench.run.journal
+from ldct_bench.run.rundir import RunLock
 
 from conftest import invoke, one_error, read_jsonl
 
@@ -95,7 +95,7 @@ def test_a_second_run_into_a_locked_run_dir_stops_at_once_naming_the_holder(stub
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(stub, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    code = ("import sys, time; from ldct_bench.rundir import RunLock; RunLock(sys.argv[1]).acquire(); "
+    code = ("import sys, time; from ldct_bench.run.rundir import RunLock; RunLock(sys.argv[1]).acquire(); "
             "print('locked', flush=True); time.sleep(60)")
     child = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "locked"
@@ -145,8 +145,8 @@ def test_a_full_disk_stops_sending_keeps_every_paid_answer_and_resume_folds_them
             written["lines"] += 1
         return real_write(fd, data)
 
-    monkeypatch.setattr(ldct_bench.journal.os, "open", tracking_open)
-    monkeypatch.setattr(ldct_bench.journal.os, "write", full_disk_write)
+    monkeypatch.setattr(ldct_bench.run.journal.os, "open", tracking_open)
+    monkeypatch.setattr(ldct_bench.run.journal.os, "write", full_disk_write)
     stub.state.latency_s = 0.05
     run_dir = tmp_path / "run"
     result = _run(stub, run_dir, capsys, "limit=12", "model.concurrency=2", "cache.mode=off", "model.reasks=0")
@@ -160,7 +160,7 @@ def test_a_full_disk_stops_sending_keeps_every_paid_answer_and_resume_folds_them
     [rescue] = list((tmp_path / "rescued").glob("*predictions.jsonl"))
     assert len(read_jsonl(rescue)) == sent - 3  # every paid answer is somewhere
 
-    monkeypatch.setattr(ldct_bench.journal.os, "write", real_write)  # space freed
+    monkeypatch.setattr(ldct_bench.run.journal.os, "write", real_write)  # space freed
     result = invoke([f"resume={run_dir}"], capsys)
     assert result.code == 0, result.err
     records = read_jsonl(run_dir / "predictions.jsonl")
@@ -211,8 +211,8 @@ def test_a_disk_full_from_the_first_line_keeps_the_run_dir_for_its_resume(stub, 
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, data)
 
-    monkeypatch.setattr(ldct_bench.journal.os, "open", tracking_open)
-    monkeypatch.setattr(ldct_bench.journal.os, "write", full)
+    monkeypatch.setattr(ldct_bench.run.journal.os, "open", tracking_open)
+    monkeypatch.setattr(ldct_bench.run.journal.os, "write", full)
     run_dir = tmp_path / "run"
     result = _run(stub, run_dir, capsys, "limit=4", "cache.mode=off", "model.reasks=0", "model.concurrency=1")
     assert result.code == 4 and one_error(result.err)
@@ -221,7 +221,7 @@ def test_a_disk_full_from_the_first_line_keeps_the_run_dir_for_its_resume(stub, 
     again = invoke([f"resume={run_dir}"], capsys)  # the disk is still full: one line, exit 4, nothing lost
     assert again.code == 4 and one_error(again.err) and "rescued" in again.err
 
-    monkeypatch.setattr(ldct_bench.journal.os, "write", real_write)
+    monkeypatch.setattr(ldct_bench.run.journal.os, "write", real_write)
     done = invoke([f"resume={run_dir}"], capsys)
     assert done.code == 0, done.err
     assert len(read_jsonl(run_dir / "predictions.jsonl")) == 4

@@ -53,7 +53,7 @@ def test_expected_level_equals_the_probability_weighted_level(stub, tmp_path, ca
     assert all(r["body"]["logprobs"] is True and r["body"]["top_logprobs"] >= 5 for r in stub.requests)
     records = read_jsonl(tmp_path / "run" / "predictions.jsonl")
     assert len(records) == 6
-    from ldct_bench.stub_server import LEVEL_WIDTH, hashed_score
+    from ldct_bench.testing.stub_server import LEVEL_WIDTH, hashed_score
     by_last_image = {images(r["body"]["messages"][-1])[0]: r["body"] for r in stub.requests}
     for record in records:
         assert record["read_from"] == "logprobs" and len(record["level_probabilities"]) == 5

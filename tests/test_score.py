@@ -34,7 +34,7 @@ def test_ids(data_store):
 
     from ldct_bench.data.task import load_task
     from ldct_bench.paths import resource_dir
-    from ldct_bench.registry import register
+    from ldct_bench.cards.registry import register
 
     register()
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):

@@ -129,7 +129,7 @@ def test_vllm_server_arguments_and_their_echo_in_its_log_are_masked(tmp_path, ca
     """A stand-in for `vllm serve` that prints its arguments, as vLLM does at start-up."""
     server_key = "srv-Key-5f1e2d3c4b"
     echo = ("import runpy, sys; print('non-default args:', {'api_key': [sys.argv[sys.argv.index('--api-key') + 1]]},"
-            " flush=True); runpy.run_module('ldct_bench.stub_server', run_name='__main__')")
+            " flush=True); runpy.run_module('ldct_bench.testing.stub_server', run_name='__main__')")
     command = ",".join(f'"{part}"' for part in [sys.executable, "-c", echo.replace('"', "'"), "--host", "{host}",
                                                 "--port", "{port}"])
     run_dir = tmp_path / "run"

@@ -17,7 +17,7 @@ from ldct_bench.backends.vllm import LOG_NAME, VllmBackend, serve_command
 from ldct_bench.errors import UserError
 from test_backend_openai import compose_cfg
 
-STAND_IN = [sys.executable, "-m", "ldct_bench.stub_server", "--host", "{host}", "--port", "{port}"]
+STAND_IN = [sys.executable, "-m", "ldct_bench.testing.stub_server", "--host", "{host}", "--port", "{port}"]
 
 
 def command_override(command: list[str]) -> str:

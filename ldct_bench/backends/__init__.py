@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Backend, ModelCard
-from .base import BackendError, Completion, ModelBackend, Request, Usage
+from ldct_bench.config.schema import Backend, ModelCard
+from ldct_bench.backends.base import BackendError, Completion, ModelBackend, Request, Usage
 
 
 def make_backend(card: ModelCard, run_dir: Path, logprobs: bool = False) -> ModelBackend:
     """The backend a card names; constructing it checks keys before any work starts. `logprobs` asks
     the endpoint for token log-probabilities (expected-level scoring)."""
     if card.backend == Backend.baseline:
-        from .baseline import NoiseBaseline
+        from ldct_bench.backends.baseline import NoiseBaseline
         return NoiseBaseline(card)
     if card.backend == Backend.vllm:
-        from .vllm import VllmBackend
+        from ldct_bench.backends.vllm import VllmBackend
         return VllmBackend(card, run_dir, logprobs)
-    from .openai_compat import OpenAICompatible
+    from ldct_bench.backends.openai_compat import OpenAICompatible
     return OpenAICompatible(card, logprobs)
 
 

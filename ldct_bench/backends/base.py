@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from ..data.task import Item, Task
+from ldct_bench.data.task import Item, Task
 
 
 @dataclass

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ModelCard
-from ..data.task import Task, require_train
-from ..metadata.noise import noise_column
-from .base import BackendError, Completion, Request
+from ldct_bench.config.schema import ModelCard
+from ldct_bench.data.task import Task, require_train
+from ldct_bench.metadata.noise import noise_column
+from ldct_bench.backends.base import BackendError, Completion, Request
 
 
 def isotonic_decreasing(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,16 +30,16 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import openai
 from omegaconf import OmegaConf
 
-from ..reading.answer import ANSWER_SCHEMA
-from ..cards.checks import check_model_card
-from ..config import ModelCard
-from ..data.task import Task
-from ..errors import UserError
-from ..cost import prompt_tokens
-from ..cards.lifecycle import model_not_found, says_model_not_found
-from ..secrets import header_secrets, redact, url_secrets
-from .base import BackendError, Completion, Request, Usage
-from .pacing import Pacer
+from ldct_bench.reading.answer import ANSWER_SCHEMA
+from ldct_bench.cards.checks import check_model_card
+from ldct_bench.config.schema import ModelCard
+from ldct_bench.data.task import Task
+from ldct_bench.errors import UserError
+from ldct_bench.cards.cost import prompt_tokens
+from ldct_bench.cards.lifecycle import model_not_found, says_model_not_found
+from ldct_bench.secrets import header_secrets, redact, url_secrets
+from ldct_bench.backends.base import BackendError, Completion, Request, Usage
+from ldct_bench.backends.pacing import Pacer
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"

@@ -25,12 +25,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ..cards.checks import check_model_card
-from ..config import ModelCard
-from ..data.task import Task
-from ..errors import UserError
-from ..secrets import flag_secrets, redact
-from .openai_compat import OpenAICompatible, read_key
+from ldct_bench.cards.checks import check_model_card
+from ldct_bench.config.schema import ModelCard
+from ldct_bench.data.task import Task
+from ldct_bench.errors import UserError
+from ldct_bench.secrets import flag_secrets, redact
+from ldct_bench.backends.openai_compat import OpenAICompatible, read_key
 
 LOG_NAME = "vllm-server.log"
 HOST = "127.0.0.1"

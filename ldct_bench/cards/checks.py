@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..cost import IMAGE_TOKEN_RULES
-from ..errors import UserError, did_you_mean
-from .lifecycle import STATUSES, parse_date
-from ..secrets import looks_like_key
+from ldct_bench.cards.cost import IMAGE_TOKEN_RULES
+from ldct_bench.errors import UserError, did_you_mean
+from ldct_bench.cards.lifecycle import STATUSES, parse_date
+from ldct_bench.secrets import looks_like_key
 
 VIA = ("vendor", "openrouter")
 IMAGE_DETAIL = (None, "low", "high", "auto")

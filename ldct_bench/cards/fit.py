@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..cost import prompt_tokens
-from ..errors import UserError
+from ldct_bench.cards.cost import prompt_tokens
+from ldct_bench.errors import UserError
 
 SAMPLE = 3  # requests measured per kind (scoring, calibration); prompts differ only in a few words of text
 

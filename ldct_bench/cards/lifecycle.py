@@ -14,7 +14,7 @@ import re
 import sys
 from typing import Any
 
-from ..errors import UserError
+from ldct_bench.errors import UserError
 
 STATUSES = ("active", "deprecated", "retired")
 # Card fields that describe the card rather than what is asked: kept out of a run's identity (results.py).

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from ..paths import resource_dir
+from ldct_bench.paths import resource_dir
 
 FIELDS = ("temperature", "max_tokens", "max_completion_tokens")
 
@@ -25,7 +25,7 @@ def paper_table() -> dict[str, dict[str, dict[str, Any]]]:
 
 def paper_setting(table: str, model: str, field: str) -> Any:
     """The value `field` takes for `model` in the paper's `table` (the card's own where the paper has none)."""
-    from ..registry import card_values
+    from ldct_bench.cards.registry import card_values
 
     if field not in FIELDS:
         raise ValueError(f"ldct_paper: unknown field {field!r}; one of {', '.join(FIELDS)}")

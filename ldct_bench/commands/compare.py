@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..stats.metrics import ALL
-from ..stats.paired import PairedDelta, paired_deltas, shared_items
-from ..report.runs import read_predictions, read_results
+from ldct_bench.errors import UserError
+from ldct_bench.stats.metrics import ALL
+from ldct_bench.stats.paired import PairedDelta, paired_deltas, shared_items
+from ldct_bench.report.runs import read_predictions, read_results
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -20,11 +20,11 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ..cards.checks import check_model_card
-from ..compose import check_command_line, expand_home, sweep_choices, user_overrides
-from ..cost import has_prices, prompt_tokens
-from ..cards.fit import check_fit
-from ..errors import UserError
+from ldct_bench.cards.checks import check_model_card
+from ldct_bench.config.compose import check_command_line, expand_home, sweep_choices, user_overrides
+from ldct_bench.cards.cost import has_prices, prompt_tokens
+from ldct_bench.cards.fit import check_fit
+from ldct_bench.errors import UserError
 
 PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation
 REASONING_ANSWER_TOKENS = 1500
@@ -39,7 +39,7 @@ def compose_jobs(argv: list[str]) -> list[Any]:
     """The composed config of every job the command line would run (checked like a run's)."""
     from hydra import compose, initialize_config_dir
 
-    from ..paths import resource_dir
+    from ldct_bench.paths import resource_dir
 
     overrides = [o for o in user_overrides(expand_home(argv)) if not o.lstrip("+~").startswith("hydra.")]
     check_command_line(overrides)
@@ -66,7 +66,7 @@ def _names_its_data(card: Any) -> bool:
 def open_task(cfg: Any) -> tuple[Any, bool]:
     """The task, or, when no data is here and the card knows its split sizes, the demo's images as a stand-in
     (rendered by the card's own settings, so prompts have the real shape); True when the stand-in is used."""
-    from ..data.task import load_task
+    from ldct_bench.data.task import load_task
 
     card = cfg.task
     if _names_its_data(card) or card.test_size is None or card.train_size is None:
@@ -90,8 +90,8 @@ def _counts(cfg: Any, strategy: Any, items: list[Any], calibration: list[Any], s
 
 def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) -> dict[str, Any]:
     """What one composed run would send and cost."""
-    from ..runner import ensure_metadata
-    from ..strategies import make_strategy
+    from ldct_bench.run.runner import ensure_metadata
+    from ldct_bench.strategies import make_strategy
 
     card = cfg.model
     check_model_card(card, f"model {card.name}")

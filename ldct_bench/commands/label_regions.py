@@ -9,15 +9,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..asking import Asker
-from ..backends import make_backend
-from ..cache import ResponseCache
-from ..config import Backend, CacheMode
-from ..cost import cost_usd
-from ..data.task import Item, Task, load_task
-from ..errors import UserError
-from ..metadata.region import LabelRun, estimate, label_items, parse_region, save_labels, unlabelled
-from .estimate import compose_jobs
+from ldct_bench.run.asking import Asker
+from ldct_bench.backends import make_backend
+from ldct_bench.run.cache import ResponseCache
+from ldct_bench.config.schema import Backend, CacheMode
+from ldct_bench.cards.cost import cost_usd
+from ldct_bench.data.task import Item, Task, load_task
+from ldct_bench.errors import UserError
+from ldct_bench.metadata.region import LabelRun, estimate, label_items, parse_region, save_labels, unlabelled
+from ldct_bench.commands.estimate import compose_jobs
 
 
 def compose_config(overrides: list[str]) -> DictConfig:

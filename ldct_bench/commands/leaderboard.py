@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from ..report.board_files import CSV_HEADER, raw_rows, text_table, write_all
-from ..report.leaderboard import DEFAULT_MIN_COVERAGE, build
+from ldct_bench.errors import UserError
+from ldct_bench.report.board_files import CSV_HEADER, raw_rows, text_table, write_all
+from ldct_bench.report.leaderboard import DEFAULT_MIN_COVERAGE, build
 
 DEFAULT_FOLDER = "outputs"
 
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> None:
     paths = write_all(rows, out_dir)
     print(f"wrote {paths['md']}, {paths['csv']}, {paths['html']}")
     if args.wandb:
-        from ..report.wandb_logger import log_leaderboard
+        from ldct_bench.report.wandb_logger import log_leaderboard
 
         log_leaderboard(CSV_HEADER, raw_rows(rows), args.wandb_project or "ldct-bench", out_dir)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import UserError, did_you_mean
-from ..cards.lifecycle import effective_status
-from ..registry import LIST_NAMES, card_files, describe, load_card
+from ldct_bench.errors import UserError, did_you_mean
+from ldct_bench.cards.lifecycle import effective_status
+from ldct_bench.cards.registry import LIST_NAMES, card_files, describe, load_card
 
 KINDS = {plural: kind for kind, plural in LIST_NAMES.items()}
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import datasets
 
-from ..data import hub
-from ..data.release import prepare
-from ..errors import UserError
+from ldct_bench.data import hub
+from ldct_bench.data.release import prepare
+from ldct_bench.errors import UserError
 
 
 def run(args: argparse.Namespace) -> None:

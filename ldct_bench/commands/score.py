@@ -25,11 +25,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..data.source import Problems
-from ..errors import UserError
-from ..report.setting import EXTERNAL
-from ..rundir import PREDICTIONS
-from ..scale import CATEGORIES, category_of
+from ldct_bench.data.source import Problems
+from ldct_bench.errors import UserError
+from ldct_bench.report.setting import EXTERNAL
+from ldct_bench.run.rundir import PREDICTIONS
+from ldct_bench.data.scale import CATEGORIES, category_of
 
 # `"test000.tif": 2.7, Good` (the category and a trailing comma are optional)
 _TEXT_LINE = re.compile(r'^\s*"([^"]+)"\s*:\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:,\s*([A-Za-z]+))?\s*,?\s*$')
@@ -197,10 +197,10 @@ def external_config(cfg: DictConfig, name: str, path: Path) -> DictConfig:
 
 def run(args: argparse.Namespace) -> None:
     """Read, match, score and write the run dir; print the run's table and where it went."""
-    from ..data.task import load_task
-    from ..report import log_run
-    from ..results import format_table, summarize, write_results
-    from .estimate import compose_jobs
+    from ldct_bench.data.task import load_task
+    from ldct_bench.report import log_run
+    from ldct_bench.run.results import format_table, summarize, write_results
+    from ldct_bench.commands.estimate import compose_jobs
 
     started = time.monotonic()
     if not _NAME.fullmatch(args.name):

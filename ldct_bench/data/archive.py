@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 
-from ..errors import UserError
+from ldct_bench.errors import UserError
 
 # Files that archivers and desktops add beside the data; never part of a release.
 _NOISE_DIRS = {"__MACOSX", ".ipynb_checkpoints"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..scale import CATEGORIES
+from ldct_bench.data.scale import CATEGORIES
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import datasets
 import huggingface_hub
 from huggingface_hub.errors import HfHubHTTPError
 
-from ..errors import UserError
+from ldct_bench.errors import UserError
 
 
 def check_can_push() -> None:

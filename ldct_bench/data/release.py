@@ -23,11 +23,11 @@ from datasets.arrow_writer import ArrowWriter
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from ..errors import UserError
-from ..scale import CATEGORIES, category_of
-from .archive import open_archive
-from .dataset_card import LDCT_IQA, About, render
-from .source import Entry, Problems, SplitSource, raise_problems, scan
+from ldct_bench.errors import UserError
+from ldct_bench.data.scale import CATEGORIES, category_of
+from ldct_bench.data.archive import open_archive
+from ldct_bench.data.dataset_card import LDCT_IQA, About, render
+from ldct_bench.data.source import Entry, Problems, SplitSource, raise_problems, scan
 
 SHAPE = (512, 512)
 SHARD = "data-00000-of-00001.arrow"

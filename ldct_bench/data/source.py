@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import UserError
-from ..scale import MAX_SCORE, MIN_SCORE
-from .archive import Archive
+from ldct_bench.errors import UserError
+from ldct_bench.data.scale import MAX_SCORE, MIN_SCORE
+from ldct_bench.data.archive import Archive
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 # Documentation shipped beside the data; every other file must be a TIFF or the one JSON.

@@ -19,12 +19,12 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from ..config import TaskCard
-from ..errors import UserError
-from ..paths import data_dir, write_atomic
-from .dataset_card import SYNTHETIC_DEMO
-from .release import prepare
-from .render import to_png
+from ldct_bench.config.schema import TaskCard
+from ldct_bench.errors import UserError
+from ldct_bench.paths import data_dir, write_atomic
+from ldct_bench.data.dataset_card import SYNTHETIC_DEMO
+from ldct_bench.data.release import prepare
+from ldct_bench.data.render import to_png
 
 
 RENDER_VERSION = 2  # of the rendered-PNG store: bump when render.to_png's output changes (2: zlib RLE)
@@ -143,7 +143,7 @@ class Task:
 
 def _demo_dataset(store: Path) -> Path:
     """Build the synthetic demo once (challenge layout, then the same `prepare` as real data)."""
-    from . import demo  # scipy.ndimage: imported only when the demo task is opened
+    from ldct_bench.data import demo  # scipy.ndimage: imported only when the demo task is opened
 
     root = store / f"demo-v{demo.GENERATOR_VERSION}"
     out = root / "dataset"

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..data.task import Task
+    from ldct_bench.data.task import Task
 
 _MAD_TO_STD = 1.4826
 BODY_THRESHOLD = 0.45  # p > 0.45 is HU > -370: inside the body, not air or lung

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..scale import CATEGORIES, MAX_SCORE, MIN_SCORE, category_of
+from ldct_bench.data.scale import CATEGORIES, MAX_SCORE, MIN_SCORE, category_of
 
 ANSWER_SCHEMA = {
     "type": "object",

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
-from .answer import Answer, AnswerError, parse_answer
-from ..backends.base import Completion
+from ldct_bench.reading.answer import Answer, AnswerError, parse_answer
+from ldct_bench.backends.base import Completion
 
 SCORINGS = ("text", "expected")
 LEVELS = "01234"

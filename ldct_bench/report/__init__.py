@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ..errors import UserError
+from ldct_bench.errors import UserError
 
 LOGGERS = ("none", "wandb")
 
@@ -29,12 +29,12 @@ def log_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any], *, plots_in
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         return
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its first-use font-cache INFO line is no news
-    from .plots import write_plots  # matplotlib and the journal reader load only when a run ends
-    from .runs import read_predictions
+    from ldct_bench.report.plots import write_plots  # matplotlib and the journal reader load only when a run ends
+    from ldct_bench.report.runs import read_predictions
 
     records = read_predictions(run_dir)
     figures = write_plots(run_dir, records, results)
     if to_wandb:
-        from .wandb_logger import log_wandb_run  # wandb is imported only when a run is sent to it
+        from ldct_bench.report.wandb_logger import log_wandb_run  # wandb is imported only when a run is sent to it
 
         log_wandb_run(cfg, run_dir, results, records, figures)

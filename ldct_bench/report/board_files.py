@@ -9,8 +9,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
 
-from .leaderboard import Row, scatter_for
-from .plots import CostPoint, cost_chart_png
+from ldct_bench.report.leaderboard import Row, scatter_for
+from ldct_bench.report.plots import CostPoint, cost_chart_png
 
 MARKDOWN, CSV, HTML = "leaderboard.md", "leaderboard.csv", "leaderboard.html"
 TIED = "≈ best"  # the paired interval of the difference from the best run holds 0

@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import UserError
-from ..stats.paired import paired_deltas
-from ..rundir import RESULTS
-from .plots import SCATTER, scatter_png
-from .published import published_results
-from .runs import find_run_dirs, read_predictions, read_results
+from ldct_bench.errors import UserError
+from ldct_bench.stats.paired import paired_deltas
+from ldct_bench.run.rundir import RESULTS
+from ldct_bench.report.plots import SCATTER, scatter_png
+from ldct_bench.report.published import published_results
+from ldct_bench.report.runs import find_run_dirs, read_predictions, read_results
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def row_from_wandb(config: dict[str, Any], summary: dict[str, Any], url: str, wh
 
 def rows_from_wandb_project(project: str) -> list[Row]:
     """Rows from a W&B project through the public API; refuses in one line when W&B cannot be reached."""
-    from .wandb_logger import resolve_mode
+    from ldct_bench.report.wandb_logger import resolve_mode
 
     if resolve_mode("auto") != "online":
         raise UserError(f"--wandb-project {project} reads runs through the W&B API, which needs a key and the network: "

@@ -16,8 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from ..paths import write_atomic
-from .setting import setting_text
+from ldct_bench.paths import write_atomic
+from ldct_bench.report.setting import setting_text
 
 SCATTER = "scatter.png"
 DISTRIBUTION = "distribution.png"
@@ -184,7 +184,7 @@ def write_plots(run_dir: Path, records: list[dict[str, Any]], results: dict[str,
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m ldct_bench.report.plots RUN_DIR`: draw a finished run's plots from its journal and results."""
-    from .runs import read_predictions, read_results
+    from ldct_bench.report.runs import read_predictions, read_results
 
     run_dir = Path((argv or sys.argv[1:])[0])
     results = read_results(run_dir)

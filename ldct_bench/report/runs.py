@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import UserError
-from ..rundir import PREDICTIONS, RESULTS
+from ldct_bench.errors import UserError
+from ldct_bench.run.rundir import PREDICTIONS, RESULTS
 
 
 def read_results(run_dir: Path) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..rundir import RESULTS
+from ldct_bench.run.rundir import RESULTS
 
 SWEEP_GROUP_ENV = "LDCT_BENCH_SWEEP_GROUP"  # read by the W&B logger: one group for all jobs of a sweep
 
@@ -37,8 +37,8 @@ class SweepLeaderboard(Callback):
         os.environ[SWEEP_GROUP_ENV] = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{sweep_dir.resolve().name}"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from .board_files import write_all
-        from .leaderboard import newest_per_key, ranked, rows_from_run_dirs
+        from ldct_bench.report.board_files import write_all
+        from ldct_bench.report.leaderboard import newest_per_key, ranked, rows_from_run_dirs
 
         os.environ.pop(SWEEP_GROUP_ENV, None)
         sweep_dir = Path(config.hydra.sweep.dir)

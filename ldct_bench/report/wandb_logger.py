@@ -23,15 +23,15 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from ..data.render import window_u8
-from ..data.task import load_task
-from ..errors import UserError
-from ..rundir import PREDICTIONS, RESULTS
-from ..scale import CATEGORIES, category_of
-from ..secrets import mask_override, mask_secrets
-from .plots import score_histogram, scored_pairs, title_of
-from .setting import run_name
-from .sweep_callback import SWEEP_GROUP_ENV
+from ldct_bench.data.render import window_u8
+from ldct_bench.data.task import load_task
+from ldct_bench.errors import UserError
+from ldct_bench.run.rundir import PREDICTIONS, RESULTS
+from ldct_bench.data.scale import CATEGORIES, category_of
+from ldct_bench.secrets import mask_override, mask_secrets
+from ldct_bench.report.plots import score_histogram, scored_pairs, title_of
+from ldct_bench.report.setting import run_name
+from ldct_bench.report.sweep_callback import SWEEP_GROUP_ENV
 
 THUMBNAIL = 128
 ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", "target_category", "explanation",

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..errors import UserError
-from .metrics import ALL, correlations, resample_weights, t_quantile, weighted_correlations
+from ldct_bench.errors import UserError
+from ldct_bench.stats.metrics import ALL, correlations, resample_weights, t_quantile, weighted_correlations
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..backends.base import Request
-from ..config import MetadataConfig, StrategyConfig, effective_shots
-from ..data.task import Item, Task, require_train
-from ..errors import UserError
-from .prompt import QUERY_LEAD, image_turn, instructions, reference_answer
-from .selection import check_policy, select, shuffled
+from ldct_bench.backends.base import Request
+from ldct_bench.config.schema import MetadataConfig, StrategyConfig, effective_shots
+from ldct_bench.data.task import Item, Task, require_train
+from ldct_bench.errors import UserError
+from ldct_bench.strategies.prompt import QUERY_LEAD, image_turn, instructions, reference_answer
+from ldct_bench.strategies.selection import check_policy, select, shuffled
 
 ZERO_SHOT_TEMPLATE = "zero_shot.txt"
 CALIBRATIONS = ("pool", "per_item")  # error_feedback: one scored pool, or fresh draws per test image

@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..config import MetadataConfig, TaskCard
-from ..data.task import Item, Task
-from ..scale import CATEGORIES, category_of
+from ldct_bench.config.schema import MetadataConfig, TaskCard
+from ldct_bench.data.task import Item, Task
+from ldct_bench.data.scale import CATEGORIES, category_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 QUERY_LEAD = "Rate the quality of this slice."

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Callable, Hashable, Sequence
 
-from ..data.task import Item
-from ..errors import UserError, did_you_mean
+from ldct_bench.data.task import Item
+from ldct_bench.errors import UserError, did_you_mean
 
 
 def rank(seed: int, *keys: Hashable) -> int:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from ldct_bench.errors import UserError
 
 
 KEY_VERSION = 2  # 2: images keyed by their SHA-256 and the sample number + seed added (version-1 entries no longer hit)

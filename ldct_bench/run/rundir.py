@@ -10,8 +10,8 @@ import shutil
 import time
 from pathlib import Path
 
-from .errors import UserError
-from .secrets import mask_override
+from ldct_bench.errors import UserError
+from ldct_bench.secrets import mask_override
 
 RUN_FILE = "run.json"  # config digest and overrides: what resume replays
 PREDICTIONS = "predictions.jsonl"  # the journal of test items: the run's source of truth
@@ -24,7 +24,7 @@ _OUTPUT_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir=")
 
 def has_answers(run_dir: Path) -> bool:
     """True when the run dir's journals, or the rescue files of answers its disk refused, hold an answer."""
-    from .journal import Journal  # the journal module reads rundir's names: imported here, one way
+    from ldct_bench.run.journal import Journal  # the journal module reads rundir's names: imported here, one way
 
     journals = [Journal(Path(run_dir) / name) for name in (PREDICTIONS, CALIBRATION)]
     return any(j.path.is_file() and j.path.stat().st_size > 0 for j in journals) or \

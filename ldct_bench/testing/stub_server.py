@@ -3,7 +3,7 @@
 It answers /v1/chat/completions with a JSON quality score derived from the last image's bytes,
 records every request, and can add latency and inject faults (429 with Retry-After, 500,
 markdown-wrapped or malformed replies, stalls) on a fixed cycle, so runs are reproducible.
-`python -m ldct_bench.stub_server --port 0` prints its URL; it also stands in for `vllm serve`.
+`python -m ldct_bench.testing.stub_server --port 0` prints its URL; it also stands in for `vllm serve`.
 """
 
 from __future__ import annotations

@@ -21,24 +21,24 @@ from typing import Any, Callable
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from .asking import Asker, Outcome
-from .cards.fit import check_fit
-from .cards.lifecycle import check_status
-from .backends import make_backend
-from .backends.base import ModelBackend, Request
-from .cache import ResponseCache
-from .config import CacheMode
-from .cost import cost_usd, has_prices
-from .data.task import Item, Task, load_task
-from .errors import SaveError, UserError
-from .journal import Journal
-from .metadata.noise import noise_column
-from .metadata.region import require_regions, unlabelled
-from .records import prediction_record
-from .results import config_digest, summarize, write_results
-from .rundir import CALIBRATION, PREDICTIONS, claim, resume_command
-from .reading.scoring import SCORINGS, reader
-from .strategies import CALIBRATIONS, make_strategy
+from ldct_bench.run.asking import Asker, Outcome
+from ldct_bench.cards.fit import check_fit
+from ldct_bench.cards.lifecycle import check_status
+from ldct_bench.backends import make_backend
+from ldct_bench.backends.base import ModelBackend, Request
+from ldct_bench.run.cache import ResponseCache
+from ldct_bench.config.schema import CacheMode
+from ldct_bench.cards.cost import cost_usd, has_prices
+from ldct_bench.data.task import Item, Task, load_task
+from ldct_bench.errors import SaveError, UserError
+from ldct_bench.run.journal import Journal
+from ldct_bench.metadata.noise import noise_column
+from ldct_bench.metadata.region import require_regions, unlabelled
+from ldct_bench.run.records import prediction_record
+from ldct_bench.run.results import config_digest, summarize, write_results
+from ldct_bench.run.rundir import CALIBRATION, PREDICTIONS, claim, resume_command
+from ldct_bench.reading.scoring import SCORINGS, reader
+from ldct_bench.strategies import CALIBRATIONS, make_strategy
 
 BUILD_WORKERS = 2  # threads that build requests (Pillow, numpy and zlib release the GIL); 2 cores here
 

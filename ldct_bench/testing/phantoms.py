@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..data import demo
+from ldct_bench.data import demo
 
 SIZE = demo.SIZE
 

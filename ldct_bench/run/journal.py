@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from .paths import rescue_dir
+from ldct_bench.paths import rescue_dir
 
 
 class Journal:

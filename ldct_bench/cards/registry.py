@@ -13,11 +13,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .cards.checks import check_model_card
-from .config import ModelCard, RunConfig, TaskCard
-from .errors import UserError, did_you_mean
-from .cards.paper_settings import paper_setting
-from .paths import default_cache_dir, resource_dir, user_card_dirs, write_atomic
+from ldct_bench.cards.checks import check_model_card
+from ldct_bench.config.schema import ModelCard, RunConfig, TaskCard
+from ldct_bench.errors import UserError, did_you_mean
+from ldct_bench.cards.paper_settings import paper_setting
+from ldct_bench.paths import default_cache_dir, resource_dir, user_card_dirs, write_atomic
 
 CARD_KINDS: dict[str, tuple[str, type]] = {"model": ("models", ModelCard), "task": ("tasks", TaskCard)}
 CONF_GROUPS = ("strategy", "metadata", "logger")

@@ -14,10 +14,10 @@ from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .errors import UserError, did_you_mean
-from .paths import resource_dir
-from .registry import CARD_KINDS, CONF_GROUPS, check_choice, options, register
-from .secrets import mask_override, redact
+from ldct_bench.errors import UserError, did_you_mean
+from ldct_bench.paths import resource_dir
+from ldct_bench.cards.registry import CARD_KINDS, CONF_GROUPS, check_choice, options, register
+from ldct_bench.secrets import mask_override, redact
 
 GROUPS = (*CARD_KINDS, *CONF_GROUPS)
 # Hydra's own flags that take a value; everything else starting with '-' is a switch.

@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .stats.metrics import NAMES, confidence_intervals, correlations
-from .paths import write_atomic
-from .rundir import RESULTS
-from .config import effective_shots
-from .report.setting import BASELINE, NO_PROMPT, setting_text
-from .cards.lifecycle import LIFECYCLE_FIELDS
+from ldct_bench.stats.metrics import NAMES, confidence_intervals, correlations
+from ldct_bench.paths import write_atomic
+from ldct_bench.run.rundir import RESULTS
+from ldct_bench.config.schema import effective_shots
+from ldct_bench.report.setting import BASELINE, NO_PROMPT, setting_text
+from ldct_bench.cards.lifecycle import LIFECYCLE_FIELDS
 
 
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from PIL import Image
 
 if TYPE_CHECKING:
-    from .backends.base import Usage
-    from .config import ModelCard
+    from ldct_bench.backends.base import Usage
+    from ldct_bench.config.schema import ModelCard
 
 
 def cost_usd(usage: "Usage", card: "ModelCard") -> float | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from statistics import fmean
 from typing import Any
 
-from .asking import Outcome
-from .backends.base import Request, Usage
-from .data.task import Item
-from .scale import CATEGORIES, category_of
+from ldct_bench.run.asking import Outcome
+from ldct_bench.backends.base import Request, Usage
+from ldct_bench.data.task import Item
+from ldct_bench.data.scale import CATEGORIES, category_of
 
 
 def prediction_record(item: Item, request: Request | None, outcomes: list[Outcome], cost: float | None) -> dict[str, Any]:

@@ -10,12 +10,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .reading.answer import AnswerError
-from .reading.scoring import reader
-from .backends.base import BackendError, Completion, ModelBackend, Request, Usage
-from .cache import ResponseCache, cache_key
-from .config import CacheMode
-from .errors import UserError
+from ldct_bench.reading.answer import AnswerError
+from ldct_bench.reading.scoring import reader
+from ldct_bench.backends.base import BackendError, Completion, ModelBackend, Request, Usage
+from ldct_bench.run.cache import ResponseCache, cache_key
+from ldct_bench.config.schema import CacheMode
+from ldct_bench.errors import UserError
 
 REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
 Reader = Callable[[Completion], Any]  # raises AnswerError on an unusable reply

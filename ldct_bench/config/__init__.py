@@ -1,0 +1,1 @@
+"""What a run is configured by: typed schemas, and checking and composing command lines."""
