@@ -1,4 +1,4 @@
-"""`python -m ldct_bench [overrides]`: one run (or a -m sweep) composed by Hydra."""
+"""`python -m ldct_bench [overrides]`: one run, or a -m sweep, composed by Hydra."""
 
 from __future__ import annotations
 
@@ -9,25 +9,37 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ldct_bench.config.compose import check_command_line, expand_home, help_text
-from ldct_bench.errors import SaveError, UserError
-from ldct_bench.paths import resource_dir
 from ldct_bench.cards.registry import register
-from ldct_bench.run.rundir import RunLock, expand_resume, has_answers, remove_unused, resume_command
+from ldct_bench.config.compose import check_command_line, expand_home, help_text
+from ldct_bench.errors import Interrupted, LowCoverage, UserError
+from ldct_bench.paths import resource_dir
+from ldct_bench.run.rundir import RunDir, expand_resume
 from ldct_bench.secrets import mask_logging, redact, scrub_hydra_outputs
 
-
-def _fail(message: str, code: int = 2) -> None:
-    print(f"ldct-bench: error: {message}", file=sys.stderr)
-    sys.exit(code)
+PREFIX = "ldct-bench"
 
 
-def internal_error(exc: Exception) -> str:
+def say_failure(exc: BaseException) -> tuple[str, int]:
+    """The one line and exit code for anything that ends a command early."""
+    if isinstance(exc, Interrupted):
+        return f"{PREFIX}: {exc}", exc.exit_code
+    if isinstance(exc, UserError):
+        return f"{PREFIX}: error: {exc}", exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{PREFIX}: interrupted before any item was scored", 130
+    if isinstance(exc, OSError) and exc.filename:
+        return (f"{PREFIX}: error: cannot write {exc.filename} ({exc.strerror or exc}); free some space there or "
+                "set hydra.run.dir (hydra.sweep.dir with -m) to another disk"), 2
+    return f"{PREFIX}: error: {internal_error(exc)}", 1
+
+
+def internal_error(exc: BaseException) -> str:
     """One masked line for an unexpected exception; the masked traceback goes to a file for the bug report."""
     trace = redact("".join(traceback.format_exception(exc)))
     with tempfile.NamedTemporaryFile("w", prefix="ldct-bench-error-", suffix=".txt", delete=False) as handle:
@@ -36,60 +48,62 @@ def internal_error(exc: Exception) -> str:
             f"please report it with {handle.name}; answers already received are kept in the run dir")
 
 
+def interrupted(run_dir: RunDir) -> Interrupted:
+    if not run_dir.has_answers():
+        return Interrupted("interrupted before any item was scored")
+    return Interrupted(f"interrupted; finished items are saved in {run_dir}. Resume with: {run_dir.resume_command()}")
+
+
+def end_with(exc: BaseException) -> NoReturn:
+    """Print the one line for what ended the command and exit with its code (SystemExit passes through Hydra,
+    which would otherwise print the job's overrides, secrets included)."""
+    forget_failed_start(exc)
+    line, code = say_failure(exc)
+    print(line, file=sys.stderr)
+    sys.exit(code)
+
+
 def run_job(cfg: DictConfig) -> float | None:
-    """One Hydra job: run, print the table, hand results to the loggers; returns `overall` for sweepers.
+    """One Hydra job: a single run, or one point of a sweep under Hydra's own launchers (basic, joblib, slurm)."""
+    try:
+        return run_one(cfg)
+    except (Exception, KeyboardInterrupt) as exc:
+        end_with(exc)
 
-    The run holds its run dir's lock throughout; a start that fails before its first answer removes
-    what it set up (Hydra's .hydra/ and log, run.json), so the corrected command starts clean."""
+
+def run_one(cfg: DictConfig) -> float | None:
+    """Run, print the run's table and hand the results to the loggers; returns `overall` for sweepers."""
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
-    scrub_hydra_outputs(hydra_cfg, run_dir)  # Hydra wrote .hydra/ (and multirun.yaml) before this job
-    lock = RunLock(run_dir)
+    run_dir = RunDir(hydra_cfg.runtime.output_dir)
+    scrub_hydra_outputs(hydra_cfg, run_dir.path)  # Hydra wrote .hydra/ (and multirun.yaml) before this job
     try:
-        lock.acquire()
-    except UserError as exc:
-        _fail(str(exc))  # another run owns this dir: touch nothing of it
-    try:
-        from ldct_bench.report import log_run
-        from ldct_bench.run.results import format_table
-        from ldct_bench.run.runner import run
+        with run_dir.held():  # first: a second run into this dir stops before seconds of imports
+            from ldct_bench.report import log_run
+            from ldct_bench.run.runner import run
 
-        results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
-        log_run(cfg, run_dir, results, plots_in_background=True)
-    except UserError as exc:
-        if not isinstance(exc, SaveError):  # a save failure keeps the dir: its resume command needs run.json
-            remove_unused(run_dir)
-        _fail(str(exc), exc.exit_code)
+            results = run(cfg, run_dir, list(hydra_cfg.overrides.task))
+            log_run(cfg, run_dir.path, results, plots_in_background=True)
     except KeyboardInterrupt:
-        if not has_answers(run_dir):
-            remove_unused(run_dir)
-            _fail("interrupted before any item was scored", 130)
-        _fail(f"interrupted; finished items are saved in {run_dir}. Resume with: {resume_command(run_dir)}", 130)
-    except Exception as exc:  # a bug: one line here (Hydra would print the overrides, secrets included)
-        remove_unused(run_dir)
-        _fail(internal_error(exc), 1)
-    except BaseException:
-        remove_unused(run_dir)
-        raise
-    finally:
-        lock.release()
+        raise interrupted(run_dir) from None
+    from ldct_bench.report.summary import format_table
+
     print(format_table(results))
     print(f"run dir: {run_dir}")
-    if results["stopped_by_budget"]:
-        print(f"ldct-bench: note: stopped at max_cost=${cfg.max_cost:g} with {results['n_answered']} of "
-              f"{results['n']} items answered; continue with: {resume_command(run_dir)} max_cost=MORE", file=sys.stderr)
-    if results["coverage"] < cfg.min_coverage:
-        _fail(f"coverage {results['coverage']:.0%} is below min_coverage={cfg.min_coverage:g}; "
-              f"failures: {results['failures']}", 3)
-    return results["metrics"]["overall"]
+    if results.stopped_by_budget:
+        print(f"{PREFIX}: note: stopped at max_cost=${cfg.max_cost:g} with {results.n_answered} of {results.n} "
+              f"items answered; continue with: {run_dir.resume_command()} max_cost=MORE", file=sys.stderr)
+    if (results.coverage or 0.0) < cfg.min_coverage:
+        raise LowCoverage(f"coverage {results.coverage or 0.0:.0%} is below min_coverage={cfg.min_coverage:g}; "
+                          f"failures: {results.failures}")
+    return results.overall
 
 
 def main() -> None:
     mask_logging()  # Hydra logs each sweep job's overrides, secrets included
+    helping = any(arg in ("-h", "--help", "--hydra-help", "--shell-completion", "-sc") for arg in sys.argv[1:])
     try:
-        helping = any(arg in ("-h", "--help", "--hydra-help", "--shell-completion", "-sc") for arg in sys.argv[1:])
         if not helping and sys.stderr.isatty():  # composing, imports and a first demo build take seconds
-            print("ldct-bench: starting: composing the run and loading the data ...", file=sys.stderr, flush=True)
+            print(f"{PREFIX}: starting: composing the run and loading the data ...", file=sys.stderr, flush=True)
         register()
         if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
             print(help_text())
@@ -97,11 +111,17 @@ def main() -> None:
         sys.argv = [sys.argv[0], *expand_resume(expand_home(sys.argv[1:]))]
         if not helping:
             check_command_line(sys.argv[1:])
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's own failures (a full disk in its config dump) reach us
         hydra.main(config_path=str(resource_dir("conf")), config_name="config", version_base="1.3")(run_job)()
-    except UserError as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted before any item was scored", 130)
+    except (Exception, KeyboardInterrupt) as exc:  # one line for everything; a traceback only in a file
+        end_with(exc)
+
+
+def forget_failed_start(exc: BaseException) -> None:
+    """A write that failed in Hydra's own dump of the config (before the run held its dir) leaves nothing."""
+    if isinstance(exc, OSError) and exc.filename and ".hydra" in Path(exc.filename).parts:
+        parts = Path(exc.filename).parts
+        RunDir(Path(*parts[: parts.index(".hydra")])).remove_unused()
 
 
 def exit_now(code: int | str | None) -> None:

@@ -12,6 +12,18 @@ class UserError(Exception):
     exit_code = 2
 
 
+class Interrupted(UserError):
+    """The user stopped the run (Ctrl-C): not an error, but the command ends with 130 and says how to go on."""
+
+    exit_code = 130
+
+
+class LowCoverage(UserError):
+    """The run finished, but scored fewer items than `min_coverage` asks."""
+
+    exit_code = 3
+
+
 class SaveError(UserError):
     """Answers could not be written where they belong (a full disk); the message says where they are instead.
     The run dir stays as it is: its resume command needs it."""
@@ -27,3 +39,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
         key = word.lower().replace("-", "").replace("_", "")
         close = [lowered[key]] if key in lowered else []
     return f" did you mean {' or '.join(close)}?" if close else ""
+
+
+def first_line(exc: BaseException, *, typed: bool = False, limit: int = 200) -> str:
+    """An exception in one line: the first line of its message (its type's name when there is none), cut at
+    `limit`; `typed` puts the type's name in front, for exceptions the user did not cause."""
+    text = str(exc).strip()
+    if not text:
+        return exc.__class__.__name__
+    line = text.splitlines()[0]
+    return (f"{exc.__class__.__name__}: {line}" if typed else line)[:limit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -132,7 +133,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 @dataclass
 class WandbSweep:
-    """A finished `-m shots=0,10 logger=wandb` demo sweep and where its offline W&B runs went."""
+    """A finished `-m model=noise-baseline,stub logger=wandb` demo sweep and where its offline W&B runs went."""
 
     sweep_dir: Path
     wandb_dir: Path
@@ -143,19 +144,71 @@ class WandbSweep:
     def run_dirs(self) -> list[Path]:
         return sorted(path.parent for path in self.sweep_dir.rglob("results.json"))
 
+    def run_dir(self, model: str) -> Path:
+        (found,) = [d for d in self.run_dirs if json.loads((d / "results.json").read_text())["model"] == model]
+        return found
+
 
 @pytest.fixture(scope="session")
-def wandb_sweep(tmp_path_factory: pytest.TempPathFactory, data_store: Path) -> WandbSweep:
-    """Two demo runs as one Hydra multirun with logger=wandb, W&B offline in a temporary folder (shared, ~15 s)."""
+def wandb_sweep(tmp_path_factory: pytest.TempPathFactory, data_store: Path) -> Iterator[WandbSweep]:
+    """A Hydra multirun over two models, the noise baseline and `stub` (a user's own card, served by the local
+    server), with logger=wandb and W&B offline in a temporary folder (shared, ~15 s)."""
     root = tmp_path_factory.mktemp("wandb-sweep")
+    server = Stub()
+    cards = root / "cards" / "models"
+    cards.mkdir(parents=True)
+    (cards / "stub.yaml").write_text(f"backend: openai_compatible\nbase_url: {server.url}\nmodel_id: stub-model\n"
+                                     "api_key_env: STUB_API_KEY\ndescription: the tests' local server\n")
     sweep = WandbSweep(root / "sweep", root / "wandb", None)  # type: ignore[arg-type]
     env = {"WANDB_MODE": "offline", "WANDB_DIR": str(sweep.wandb_dir), "WANDB_CACHE_DIR": str(root / "wandb-cache"),
            "WANDB_DATA_DIR": str(root / "wandb-data"), "WANDB_CONFIG_DIR": str(root / "wandb-config"),
            "WANDB_SILENT": "true", "WANDB_API_KEY": "", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "LDCT_BENCH_DATA": str(data_store), "LDCT_BENCH_CACHE": str(root / "cache"), "LDCT_BENCH_CARDS": ""}
+           "LDCT_BENCH_DATA": str(data_store), "LDCT_BENCH_CACHE": str(root / "cache"),
+           "LDCT_BENCH_CARDS": str(root / "cards"), "STUB_API_KEY": "k"}
     sweep.wandb_dir.mkdir()
-    sweep.result = run_cli(["-m", "shots=0,10", "logger=wandb", "limit=6", "logger.tags=[paper,demo]",
-                            f"+model.extra_body.api_key={sweep.secret}", f"hydra.sweep.dir={sweep.sweep_dir}"],
-                           cwd=root, env=env, timeout=180)
+    sweep.result = run_cli(["-m", "model=noise-baseline,stub", "strategy=few_shot", "shots=2", "logger=wandb", "limit=6",
+                            "logger.tags=[paper,demo]", f"+model.extra_body.api_key={sweep.secret}",
+                            f"hydra.sweep.dir={sweep.sweep_dir}"], cwd=root, env=env, timeout=180)
+    server.close()
     assert sweep.result.returncode == 0, sweep.result.stderr[-3000:]
-    return sweep
+    yield sweep
+
+
+class FullJournalDisk:
+    """A disk that takes `lines` journal lines (predictions.jsonl) and then refuses every write with ENOSPC."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        import ldct_bench.run.journal as journal
+
+        self.limit: int | None = None
+        self.written = 0
+        self._fds: set[int] = set()
+        real_open, real_write = os.open, os.write
+
+        def tracking_open(path, flags, mode=0o777, **kwargs):
+            fd = real_open(path, flags, mode, **kwargs)
+            if str(path).endswith("predictions.jsonl"):
+                self._fds.add(fd)
+            return fd
+
+        def limited_write(fd, data):
+            if fd in self._fds and self.limit is not None:
+                if self.written >= self.limit:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                self.written += 1
+            return real_write(fd, data)
+
+        monkeypatch.setattr(journal.os, "open", tracking_open)
+        monkeypatch.setattr(journal.os, "write", limited_write)
+
+    def after(self, lines: int) -> None:
+        """Full once `lines` more journal lines are written."""
+        self.limit, self.written = lines, 0
+
+    def free(self) -> None:
+        self.limit = None
+
+
+@pytest.fixture
+def full_journal_disk(monkeypatch: pytest.MonkeyPatch) -> FullJournalDisk:
+    return FullJournalDisk(monkeypatch)

@@ -39,13 +39,21 @@ def regionless_task(tmp_path_factory):
     (["shotz=3"], ["unknown setting 'shotz'", "shots"]),
     (["limit=-2"], ["limit=-2", "negative"]),
     (["shots=-1"], ["shots=-1"]),
-    (["strategy=zero_shot", "shots=5"], ["zero_shot", "strategy=few_shot"]),
-    (["shots=100"], ["shots=100", "shot pool"]),
     (["model.supports_images=false"], ["does not accept images"]),
     (["min_coverage=2"], ["min_coverage"]),
 ])
 def test_bad_settings(argv, phrases, tmp_path, capsys):
     _assert_one_line(invoke([*argv, f"hydra.run.dir={tmp_path / 'run'}"], capsys), *phrases)
+
+
+@pytest.mark.parametrize("argv, phrases", [
+    (["strategy=zero_shot", "shots=5"], ["zero_shot", "strategy=few_shot"]),
+    (["shots=100"], ["shots=100", "shot pool"]),
+])
+def test_prompt_settings_that_cannot_be_shown(argv, phrases, stub, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    _assert_one_line(invoke([*stub.model_args(), *argv, f"hydra.run.dir={tmp_path / 'run'}"], capsys), *phrases)
+    assert not stub.requests
 
 
 def test_missing_dataset_path_says_where_to_get_the_data(tmp_path, capsys):
@@ -79,9 +87,11 @@ def test_unreachable_endpoint(tmp_path, capsys, monkeypatch):
     _assert_one_line(invoke(argv, capsys), "cannot reach", "model.base_url")
 
 
-def test_metadata_requested_but_unavailable(tmp_path, capsys, regionless_task):
-    _assert_one_line(invoke(["task=ldct_iqa", f"task.path={regionless_task}", "metadata=region",
-                             f"hydra.run.dir={tmp_path / 'r'}"], capsys), "region", "label-regions")
+def test_metadata_requested_but_unavailable(tmp_path, capsys, regionless_task, stub, monkeypatch):
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    _assert_one_line(invoke([*stub.model_args(), "task=ldct_iqa", f"task.path={regionless_task}", "metadata=region",
+                             "strategy=zero_shot", f"hydra.run.dir={tmp_path / 'r'}"], capsys), "region", "label-regions")
+    assert not stub.requests
 
 
 def test_unwritable_output_dir(tmp_path, capsys):

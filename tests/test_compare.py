@@ -13,20 +13,21 @@ from scipy import stats
 
 from ldct_bench.cli import main
 from ldct_bench.stats.metrics import ALL, correlations
+from ldct_bench.run.records import Prediction
 from ldct_bench.stats.paired import paired_deltas
 
 RESAMPLES, SEED = 200, 5
 
 
-def records(targets: np.ndarray, scores: list[float | None], ids: list[str] | None = None) -> list[dict]:
+def records(targets: np.ndarray, scores: list[float | None], ids: list[str] | None = None) -> list[Prediction]:
     ids = ids or [f"test{i:03d}" for i in range(len(targets))]
-    return [{"id": i, "target": float(t), "score": s, "error": None if s is not None else "unreadable: x"}
+    return [Prediction(id=i, target=float(t), score=s, error=None if s is not None else "unreadable: x")
             for i, t, s in zip(ids, targets, scores)]
 
 
-def write_run(run_dir: Path, lines: list[dict], task: str = "ldct_iqa", model: str = "stub") -> Path:
+def write_run(run_dir: Path, lines: list[Prediction], task: str = "ldct_iqa", model: str = "stub") -> Path:
     run_dir.mkdir(parents=True)
-    (run_dir / "predictions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (run_dir / "predictions.jsonl").write_text("".join(json.dumps(line.to_json()) + "\n" for line in lines))
     (run_dir / "results.json").write_text(json.dumps({
         "model": model, "task": task, "strategy": "few_shot", "shots": 10, "metadata": "none", "seed": 0,
         "metrics": {name: None for name in ALL}}))

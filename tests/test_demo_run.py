@@ -5,7 +5,7 @@ import json
 import pytest
 from scipy import stats
 
-from conftest import read_jsonl, run_cli
+from conftest import invoke, read_jsonl, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +58,20 @@ def test_hydra_config_is_saved(demo_run):
     assert (demo_run[0] / ".hydra" / "config.yaml").exists()
 
 
-def test_multirun_leaves_one_results_file_per_job(tmp_path):
+def test_a_sweep_over_settings_the_baseline_ignores_is_one_run_said_once(tmp_path, capsys):
+    """The noise baseline reads pixels and shows no prompt: shots and metadata cannot change its answers."""
     sweep = tmp_path / "sweep"
-    result = run_cli(["-m", "shots=0,10", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    found = sorted(sweep.rglob("results.json"))
-    assert len(found) == 2
-    assert sorted(o for p in found for o in json.loads((p.parent / "run.json").read_text())["overrides"]) == \
-        ["shots=0", "shots=10"]
+    result = invoke(["-m", "shots=0,5", "metadata=none,noise", f"hydra.sweep.dir={sweep}"], capsys)
+    assert result.code == 0, result.err[-2000:]
+    [results_file] = sorted(sweep.rglob("results.json"))
+    assert results_file.parent == sweep / "demo" / "noise-baseline" / "baseline"
+    notes = [line for line in result.err.splitlines() if "are the same run" in line]
+    assert len(notes) == 1 and "#1, #2, #3" in notes[0] and "metadata, shots" in notes[0]
+    assert len([line for line in result.err.splitlines() if "change nothing here" in line]) == 1
+    results = json.loads(results_file.read_text())
+    assert (results["strategy"], results["shots"], results["selection"], results["requests_this_run"]) == \
+        ("baseline", None, None, 0)
+    lines = [json.loads(line) for line in (results_file.parent / "predictions.jsonl").read_text().splitlines()]
+    assert all(line["example_ids"] == [] and line["read_from"] == "pixels" for line in lines)
+    with open(sweep / "leaderboard.csv") as handle:
+        assert len(handle.read().splitlines()) == 2  # the header and one row

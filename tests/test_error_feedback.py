@@ -82,7 +82,7 @@ def test_more_examples_than_the_pool_fails_before_any_request(task):
 
 def test_too_few_scored_calibration_images_is_a_clear_error(task):
     s = strategy(task, "error_feedback", 5, calibration_pool=6)
-    scored = {item.id: {"score": 2.0} for item in s.calibration_items()[:4]}
+    scored = {item.id: 2.0 for item in s.calibration_items()[:4]}
     with pytest.raises(UserError, match="scored 4 of 6"):
         s.request(task.items("test")[0], 0, scored)
 

@@ -95,11 +95,12 @@ def test_small_card_fixes_ten_train_and_ten_test_images(release, tmp_path):
     assert [item.id for item in task.items("test")] == SMALL_TEST
 
 
-def test_small_card_runs_end_to_end(release, tmp_path, capsys):
+def test_small_card_runs_end_to_end(release, tmp_path, capsys, stub, monkeypatch):
     _, _, out = release
     run_dir = tmp_path / "run"
-    result = invoke(["task=ldct_iqa_small", f"task.path={out}", "model=noise-baseline", f"hydra.run.dir={run_dir}"],
-                    capsys)
+    monkeypatch.setenv("STUB_API_KEY", "k")
+    result = invoke([*stub.model_args(), "task=ldct_iqa_small", f"task.path={out}", "strategy=few_shot",
+                     "strategy.selection=fixed", f"hydra.run.dir={run_dir}"], capsys)
     assert result.code == 0, result.err[-2000:]
     records = read_jsonl(run_dir / "predictions.jsonl")
     assert sorted(r["id"] for r in records) == SMALL_TEST

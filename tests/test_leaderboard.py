@@ -28,22 +28,26 @@ def _results(run_dir):
     return json.loads((run_dir / "results.json").read_text())
 
 
-def test_a_baseline_sweep_is_one_baseline_row_counting_both_runs(wandb_sweep, board):
-    """The sweep ran the noise baseline with shots=0 and 10: it reads no examples, so both runs are one setting."""
+def test_a_sweep_over_two_models_is_a_row_per_model_named_by_its_setting(wandb_sweep, board):
     out, result = board
-    header, line, *rest = result.stdout.splitlines()
-    assert rest[-1].startswith("wrote ") and len(rest) == 1  # one row
+    header, *lines, wrote = result.stdout.splitlines()
+    assert wrote.startswith("wrote ") and len(lines) == 2
     overall_at = header.split().index("overall")
-    newest = max(wandb_sweep.run_dirs, key=lambda d: (d / "results.json").stat().st_mtime)
-    assert line.rstrip().endswith(str(newest))
-    assert float(line.split()[overall_at]) == pytest.approx(_results(newest)["metrics"]["overall"], abs=1e-4)
     with open(out / "leaderboard.csv", newline="") as handle:
-        (row,) = list(csv.DictReader(handle))
-    assert (row["strategy"], row["shots"], row["runs"], row["source"]) == ("baseline", "", "2", str(newest))
-    results = _results(newest)
-    assert float(row["overall"]) == pytest.approx(results["metrics"]["overall"])
-    assert [float(row["overall_ci_low"]), float(row["overall_ci_high"])] == results["ci"]["overall"]
-    assert float(row["coverage"]) == results["coverage"] and row["published"] == "False"
+        rows = {row["model"]: row for row in csv.DictReader(handle)}
+    assert sorted(rows) == ["noise-baseline", "stub"]
+    baseline = rows["noise-baseline"]
+    assert (baseline["strategy"], baseline["shots"], baseline["runs"]) == ("baseline", "", "1")
+    assert (rows["stub"]["strategy"], rows["stub"]["shots"]) == ("few_shot/random", "2")
+    for model, row in rows.items():
+        run_dir = wandb_sweep.run_dir(model)
+        results = _results(run_dir)
+        assert row["source"] == str(run_dir) and any(line.rstrip().endswith(str(run_dir)) for line in lines)
+        assert float(row["overall"]) == pytest.approx(results["metrics"]["overall"])
+        assert [float(row["overall_ci_low"]), float(row["overall_ci_high"])] == results["ci"]["overall"]
+        assert float(row["coverage"]) == results["coverage"] and row["published"] == "False"
+    assert sorted(float(line.split()[overall_at]) for line in lines) == pytest.approx(
+        sorted(_results(d)["metrics"]["overall"] for d in wandb_sweep.run_dirs), abs=1e-4)
     assert "| overall |" in (out / "leaderboard.md").read_text()
 
 
@@ -63,8 +67,8 @@ class _Page(HTMLParser):
 def test_html_is_self_contained_sortable_and_embeds_the_scatter_plots(board):
     page = _Page()
     page.feed((board[0] / "leaderboard.html").read_text())
-    assert page.rows == 2 and page.scripts == 1 and page.links == []  # header + 1 row; nothing fetched
-    assert len(page.images) == 1
+    assert page.rows == 3 and page.scripts == 1 and page.links == []  # header + 2 rows; nothing fetched
+    assert len(page.images) == 2
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -75,7 +79,7 @@ def test_published_rows_sit_beside_runs_marked_not_run_here(wandb_sweep):
     published = [r for r in rows if r.published]
     assert {r.overall for r in published} >= {2.7427, 2.6843, 2.4026, 2.1219, 2.2649}
     assert all(r.source.startswith("published, not run here") and r.run_dir is None for r in published)
-    assert len([r for r in rows if not r.published]) == 1
+    assert len([r for r in rows if not r.published]) == 2
     on_task = [r for r in rows if r.task == "ldct_iqa"]
     assert [r.rank for r in on_task] == list(range(1, len(on_task) + 1))
     assert on_task[0].overall == 2.7427
@@ -95,7 +99,7 @@ def test_one_row_per_setting_keeps_the_newest_and_counts_runs(wandb_sweep, tmp_p
 
 def test_ranking_is_by_overall_within_a_task_with_missing_scores_last():
     def row(task, model, overall):
-        return Row(task, model, "few_shot", 10, "none", overall, None, None, None)
+        return Row(task, model, "few_shot", 10, "none", overall, None, None, None, name=model)
 
     rows = ranked(newest_per_key([row("demo", "a", 1.0), row("demo", "b", None), row("demo", "c", 2.0),
                                   row("ldct_iqa", "d", 0.5)]))
@@ -108,8 +112,10 @@ def test_rows_from_wandb_runs_match_the_run_dirs(wandb_sweep):
     for run in offline_runs(wandb_sweep.wandb_dir):
         row = row_from_wandb(run.config, run.summary, "https://wandb.example/run")
         results = _results(next(d for d in wandb_sweep.run_dirs if str(d) == run.config["benchmark"]["run_dir"]))
-        assert (row.model, row.strategy, row.shots, row.metadata) == (results["model"], results["strategy"],
-                                                                     results["shots"], results["metadata"])
+        assert (row.model, row.strategy, row.shots, row.metadata) == (
+            results["model"], "/".join(filter(None, [results["strategy"], results["selection"]])), results["shots"],
+            results["metadata"])
+        assert row.name == results["identity"]["name"]
         assert row.overall == results["metrics"]["overall"] and list(row.overall_ci) == results["ci"]["overall"]
     assert row_from_wandb({"lr": 1}, {"loss": 0.1}, "u") is None  # someone else's run in the project
 
@@ -118,7 +124,7 @@ def test_leaderboard_to_wandb_writes_a_table(wandb_sweep, tmp_path, capsys):
     cli_main(["leaderboard", str(wandb_sweep.sweep_dir), "--out", str(tmp_path), "--wandb"])
     (run,) = offline_runs(tmp_path / "wandb")  # offline_env points WANDB_DIR here
     table = run.table("leaderboard")
-    assert run.job_type == "leaderboard" and len(table["data"]) == 1 and "overall" in table["columns"]
+    assert run.job_type == "leaderboard" and len(table["data"]) == 2 and "overall" in table["columns"]
     assert re.search(r"^W&B offline run written to .*; upload it with: wandb sync ", capsys.readouterr().out, re.M)
 
 

@@ -3,6 +3,7 @@
 import io
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,9 +15,15 @@ from ldct_bench.cards.registry import register
 from ldct_bench.report import log_run
 from ldct_bench.report.plots import distribution_png, scatter_png, score_histogram, scored_pairs
 from ldct_bench.report.runs import read_predictions
+from ldct_bench.run.records import Prediction
+from ldct_bench.run.results import Results
 
-RESULTS = {"task": "demo", "model": "m", "strategy": "few_shot", "selection": "random", "shots": 10, "metadata": "none",
-           "n": 4, "n_scored": 3, "metrics": {"plcc": 0.9, "srocc": 0.8, "krocc": 0.7, "overall": 2.4}}
+RESULTS = Results(task="demo", model="m", strategy="few_shot", selection="random", shots=10, metadata="none", n=4,
+                  n_scored=3, metrics={"plcc": 0.9, "srocc": 0.8, "krocc": 0.7, "overall": 2.4})
+
+
+def _records(*rows: tuple[str, float, float | None]) -> list[Prediction]:
+    return [Prediction(id=i, target=t, score=s) for i, t, s in rows]
 
 
 def _image(png: bytes) -> np.ndarray:
@@ -32,14 +39,13 @@ def test_every_run_dir_of_the_sweep_has_both_pngs(wandb_sweep):
 
 
 def test_plots_follow_the_data_and_skip_failures():
-    records = [{"id": "a", "target": 1.0, "score": 1.2}, {"id": "b", "target": 3.0, "score": 2.6},
-               {"id": "c", "target": 2.0, "score": None}, {"id": "d", "target": 4.0, "score": 3.9}]
+    records = _records(("a", 1.0, 1.2), ("b", 3.0, 2.6), ("c", 2.0, None), ("d", 4.0, 3.9))
     targets, scores = scored_pairs(records)
     assert targets.tolist() == [1.0, 3.0, 4.0] and scores.tolist() == [1.2, 2.6, 3.9]
     counts, centres = score_histogram(np.array([0.0, 0.1, 3.99, 4.0, 4.5, 2.0, 1.9]))
     assert centres.tolist() == [i / 4 for i in range(17)]  # whole and quarter scores sit at bin centres
     assert counts.sum() == 7 and counts[0] == 2 and counts[-1] == 3 and counts[8] == 2  # 1.9 falls in the bin of 2.0
-    moved = [dict(r, score=None if r["score"] is None else 4.0 - r["score"]) for r in records]
+    moved = [replace(r, score=None if r.score is None else 4.0 - r.score) for r in records]
     assert not np.array_equal(_image(scatter_png(records, RESULTS)), _image(scatter_png(moved, RESULTS)))
     assert not np.array_equal(_image(distribution_png(records, RESULTS)), _image(distribution_png(moved, RESULTS)))
 
@@ -50,7 +56,7 @@ def test_logger_none_still_writes_the_pngs_and_no_wandb_run(wandb_sweep, tmp_pat
     register()
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["logger=none", "limit=6", "shots=0"])
-    log_run(cfg, run_dir, json.loads((run_dir / "results.json").read_text()))
+    log_run(cfg, run_dir, Results.from_json(json.loads((run_dir / "results.json").read_text())))
     assert (run_dir / "scatter.png").stat().st_size > 1000 and (run_dir / "distribution.png").stat().st_size > 1000
     assert not list(tmp_path.rglob("offline-run-*"))
 
@@ -60,7 +66,7 @@ def test_reader_skips_an_unfinished_line_without_touching_the_file(tmp_path):
     text = json.dumps({"id": "b", "target": 1, "score": 1}) + "\n" + json.dumps({"id": "a", "target": 2, "score": 2}) \
         + "\n" + '{"id": "c", "tar'
     journal.write_text(text)
-    assert [r["id"] for r in read_predictions(tmp_path)] == ["a", "b"]
+    assert [r.id for r in read_predictions(tmp_path)] == ["a", "b"]
     assert journal.read_text() == text  # a run may still be appending: never cut its journal
 
 
@@ -68,7 +74,7 @@ def test_titles_name_task_model_setting_and_n_and_a_baseline_shows_no_strategy()
     from ldct_bench.report.plots import title_of
 
     assert title_of(RESULTS) == "demo | m\nfew_shot/random k=10 | metadata none | n = 3 of 4"
-    baseline = dict(RESULTS, model="noise-baseline", strategy="baseline", selection=None, shots=None, n_scored=4)
+    baseline = replace(RESULTS, model="noise-baseline", strategy="baseline", selection=None, shots=None, n_scored=4)
     assert title_of(baseline) == "demo | noise-baseline\nbaseline (no prompt) | n = 4"
 
 
@@ -93,8 +99,7 @@ def test_a_few_items_give_whole_counts_on_the_distribution_axis():
         seen.append(axes)
         return axes
 
-    records = [{"id": "a", "target": 1.0, "score": 1.2}, {"id": "b", "target": 3.0, "score": 2.6},
-               {"id": "d", "target": 4.0, "score": 3.9}]
+    records = _records(("a", 1.0, 1.2), ("b", 3.0, 2.6), ("d", 4.0, 3.9))
     plots.Figure.add_subplot = spy
     try:
         distribution_png(records, RESULTS)

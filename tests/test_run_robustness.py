@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-import ldct_bench.run.journal
-from ldct_bench.run.rundir import RunLock
+from ldct_bench.run.rundir import RunDir
 
 from conftest import invoke, one_error, read_jsonl
 
@@ -81,21 +80,22 @@ def test_a_trickling_body_times_out_is_retried_then_fails_and_the_run_completes(
 
 def test_a_second_run_into_a_locked_run_dir_stops_at_once_naming_the_holder(stub, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    holder = RunLock(run_dir)
-    holder.acquire()
+    holder = RunDir(run_dir)
+    holder.lock()
     try:
         result = _run(stub, run_dir, capsys, "limit=3")
+        assert (run_dir / ".lock").exists()  # the holder's dir is left alone
     finally:
-        holder.release()
+        holder.unlock()
     assert result.code == 2 and len(stub.requests) == 0
     assert one_error(result.err) and f"in use by process {os.getpid()}" in result.err
-    assert (run_dir / ".lock").exists()  # the holder's dir is left alone
     assert _run(stub, run_dir, capsys, "limit=3").code == 0  # free again once released
+    assert not (run_dir / ".lock").exists()  # a finished run leaves no lock file
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(stub, tmp_path, capsys):
     run_dir = tmp_path / "run"
-    code = ("import sys, time; from ldct_bench.run.rundir import RunLock; RunLock(sys.argv[1]).acquire(); "
+    code = ("import sys, time; from ldct_bench.run.rundir import RunDir; RunDir(sys.argv[1]).lock(); "
             "print('locked', flush=True); time.sleep(60)")
     child = subprocess.Popen([sys.executable, "-c", code, str(run_dir)], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "locked"
@@ -108,7 +108,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(stub, tmp_path, capsys):
 
 
 def test_two_identical_runs_started_together_pay_once(stub, tmp_path):
-    stub.state.latency_s = 0.3
+    stub.state.latency_s = 0.5
     run_dir = tmp_path / "run"
     env = {**os.environ, "STUB_API_KEY": "k"}
     command = [sys.executable, "-m", "ldct_bench", *stub.model_args(), "strategy=zero_shot", "limit=6",
@@ -124,29 +124,9 @@ def test_two_identical_runs_started_together_pay_once(stub, tmp_path):
     assert len(stub.requests) == 6 and len(read_jsonl(run_dir / "predictions.jsonl")) == 6
 
 
-def test_a_full_disk_stops_sending_keeps_every_paid_answer_and_resume_folds_them_in(
-        stub, tmp_path, capsys, monkeypatch):
-    real_write = os.write
-    journal_fds: set[int] = set()
-    real_open = os.open
-
-    def tracking_open(path, flags, mode=0o777, **kwargs):
-        fd = real_open(path, flags, mode, **kwargs)
-        if str(path).endswith("predictions.jsonl"):
-            journal_fds.add(fd)
-        return fd
-
-    written = {"lines": 0}
-
-    def full_disk_write(fd, data):
-        if fd in journal_fds:
-            if written["lines"] >= 3:
-                raise OSError(errno.ENOSPC, "No space left on device")
-            written["lines"] += 1
-        return real_write(fd, data)
-
-    monkeypatch.setattr(ldct_bench.run.journal.os, "open", tracking_open)
-    monkeypatch.setattr(ldct_bench.run.journal.os, "write", full_disk_write)
+def test_a_full_disk_stops_sending_keeps_every_paid_answer_and_resume_folds_them_in(stub, tmp_path, capsys,
+                                                                                   full_journal_disk):
+    full_journal_disk.after(3)
     stub.state.latency_s = 0.05
     run_dir = tmp_path / "run"
     result = _run(stub, run_dir, capsys, "limit=12", "model.concurrency=2", "cache.mode=off", "model.reasks=0")
@@ -160,7 +140,7 @@ def test_a_full_disk_stops_sending_keeps_every_paid_answer_and_resume_folds_them
     [rescue] = list((tmp_path / "rescued").glob("*predictions.jsonl"))
     assert len(read_jsonl(rescue)) == sent - 3  # every paid answer is somewhere
 
-    monkeypatch.setattr(ldct_bench.run.journal.os, "write", real_write)  # space freed
+    full_journal_disk.free()
     result = invoke([f"resume={run_dir}"], capsys)
     assert result.code == 0, result.err
     records = read_jsonl(run_dir / "predictions.jsonl")
@@ -196,23 +176,8 @@ def test_a_reply_with_a_lone_surrogate_is_kept_and_a_rerun_reads_it(stub, tmp_pa
     assert len(stub.requests) == 2
 
 
-def test_a_disk_full_from_the_first_line_keeps_the_run_dir_for_its_resume(stub, tmp_path, capsys, monkeypatch):
-    real_write, real_open = os.write, os.open
-    journal_fds: set[int] = set()
-
-    def tracking_open(path, flags, mode=0o777, **kwargs):
-        fd = real_open(path, flags, mode, **kwargs)
-        if str(path).endswith("predictions.jsonl"):
-            journal_fds.add(fd)
-        return fd
-
-    def full(fd, data):
-        if fd in journal_fds:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(ldct_bench.run.journal.os, "open", tracking_open)
-    monkeypatch.setattr(ldct_bench.run.journal.os, "write", full)
+def test_a_disk_full_from_the_first_line_keeps_the_run_dir_for_its_resume(stub, tmp_path, capsys, full_journal_disk):
+    full_journal_disk.after(0)
     run_dir = tmp_path / "run"
     result = _run(stub, run_dir, capsys, "limit=4", "cache.mode=off", "model.reasks=0", "model.concurrency=1")
     assert result.code == 4 and one_error(result.err)
@@ -221,7 +186,7 @@ def test_a_disk_full_from_the_first_line_keeps_the_run_dir_for_its_resume(stub, 
     again = invoke([f"resume={run_dir}"], capsys)  # the disk is still full: one line, exit 4, nothing lost
     assert again.code == 4 and one_error(again.err) and "rescued" in again.err
 
-    monkeypatch.setattr(ldct_bench.run.journal.os, "write", real_write)
+    full_journal_disk.free()
     done = invoke([f"resume={run_dir}"], capsys)
     assert done.code == 0, done.err
     assert len(read_jsonl(run_dir / "predictions.jsonl")) == 4

@@ -110,7 +110,7 @@ def test_error_feedback_calibration_is_the_zero_shot_chat_with_the_same_metadata
 def test_error_feedback_shows_truth_prediction_and_error(task):
     s = strategy(task, "error_feedback")
     assert isinstance(s, ErrorFeedback) and s.shots == 5
-    calibration = {item.id: {"score": 2.0} for item in s.calibration_items()}
+    calibration = {item.id: 2.0 for item in s.calibration_items()}
     request = s.request(task.items("test")[0], 0, calibration)
     train = {item.id: item for item in task.items("train")}
     assert len(request.example_ids) == 5 and set(request.example_ids) <= set(calibration)

@@ -24,11 +24,10 @@ def _csv_sources(folder):
         return sorted(row["source"] for row in csv.DictReader(handle))
 
 
-def test_multirun_end_writes_the_sweep_leaderboard(wandb_sweep):
+def test_a_sweep_writes_its_own_leaderboard_with_a_row_per_point(wandb_sweep):
     for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.html"):
         assert (wandb_sweep.sweep_dir / name).stat().st_size > 0
-    newest = max(wandb_sweep.run_dirs, key=lambda d: (d / "results.json").stat().st_mtime)
-    assert _csv_sources(wandb_sweep.sweep_dir) == [str(newest)]  # a baseline ignores shots: one setting, 2 runs
+    assert _csv_sources(wandb_sweep.sweep_dir) == sorted(map(str, wandb_sweep.run_dirs))
     assert f"sweep leaderboard (2 runs): {wandb_sweep.sweep_dir / 'leaderboard.md'}" in wandb_sweep.result.stdout
 
 

@@ -11,14 +11,16 @@ from PIL import Image
 
 from conftest import invoke
 from ldct_bench.errors import UserError
-from ldct_bench.report.wandb_logger import has_wandb_key, masked_argv, resolve_mode
+from ldct_bench.run.records import Prediction
+from ldct_bench.report.wandb_env import has_wandb_key, resolve_mode
+from ldct_bench.report.wandb_logger import masked_argv
 from wandb_offline import offline_runs, read_run
 
 
 @pytest.fixture(scope="module")
 def runs(wandb_sweep):
     found = offline_runs(wandb_sweep.wandb_dir)
-    return {run.config["shots"]: run for run in found}  # the sweep's shots=0,10 (a baseline shows none)
+    return {run.config["model"]["name"]: run for run in found}  # the sweep's two models
 
 
 def _run_dir(wandb_sweep, run):
@@ -28,7 +30,7 @@ def _run_dir(wandb_sweep, run):
 
 
 def test_two_demo_runs_leave_two_offline_runs_with_a_per_item_table(wandb_sweep, runs):
-    assert sorted(runs) == [0, 10]
+    assert sorted(runs) == ["noise-baseline", "stub"]
     for run in runs.values():
         table = run.table("items")
         assert table["columns"][:5] == ["id", "image", "target", "prediction", "abs_error"]
@@ -45,7 +47,7 @@ def test_two_demo_runs_leave_two_offline_runs_with_a_per_item_table(wandb_sweep,
 
 
 def test_item_thumbnails_are_windowed_8bit_not_black(runs):
-    run = runs[10]
+    run = runs["stub"]
     table, files = run.table("items"), run.table_files("items")
     image_cell = table["data"][0][table["columns"].index("image")]
     pixels = np.asarray(Image.open(io.BytesIO(open(files[image_cell["path"]], "rb").read())))
@@ -61,28 +63,31 @@ def test_summary_holds_metrics_cis_coverage_and_cost(wandb_sweep, runs):
             assert [run.summary[f"{name}_ci_low"], run.summary[f"{name}_ci_high"]] == results["ci"][name]
         assert run.summary["coverage"] == 1.0 and run.summary["n_failed"] == 0
         assert run.summary["tokens/prompt_tokens"] == results["tokens"]["prompt_tokens"]
-        assert run.summary["cost_usd"] == results["cost_usd"]
+        assert run.summary.get("cost_usd") == results["cost_usd"]
 
 
 def test_figures_as_images_and_charts_and_results_artifact(runs):
-    run = runs[0]
+    run = runs["noise-baseline"]
     assert run.summary["figures/scatter/_type"] == "image-file"
     assert run.summary["figures/distribution/_type"] == "image-file"
     assert run.table("charts/scatter_table")["columns"] == ["radiologist", "model"]
     assert len(run.table("charts/scatter_table")["data"]) == 6
     artifact = [name for name, kind in run.artifact_types.items() if kind == "ldct-bench-run"]
-    assert artifact == ["demo-noise-baseline-baseline-s0"]
+    assert artifact == ["demo-noise-baseline-baseline"]
     assert set(run.artifacts[artifact[0]]) == {"results.json", "predictions.jsonl"}
 
 
 def test_name_group_tags_and_masked_config(wandb_sweep, runs):
-    assert [run.name for run in runs.values()] == ["noise-baseline-baseline"] * 2  # a baseline has no strategy
-    assert all(run.config["benchmark"]["strategy"] == "baseline" and run.config["benchmark"]["shots"] is None
-               for run in runs.values())
+    assert runs["noise-baseline"].name == "noise-baseline-baseline"
+    baseline = runs["noise-baseline"].config["benchmark"]  # a baseline shows no prompt: no strategy, no shots
+    assert baseline["strategy"] == "baseline" and baseline["shots"] is None
+    stub = runs["stub"].config["benchmark"]["identity"]  # the extra_body field set on the command line is named
+    assert runs["stub"].name == stub["name"] and stub["name"].startswith("stub-few_shot-random-k2-none-s0-")
+    assert stub["changed"] == {"model.extra_body": {"api_key": "***"}}
     groups = {run.group for run in runs.values()}
     assert len(groups) == 1 and groups.pop().startswith("sweep-")  # one sweep, one group
     assert all(run.tags == ["paper", "demo"] and run.job_type == "eval" for run in runs.values())
-    assert runs[0].config["model"]["extra_body"]["api_key"] == "***"
+    assert all(run.config["model"]["extra_body"]["api_key"] == "***" for run in runs.values())
     for run in runs.values():
         for path in run.folder.rglob("*"):
             if path.is_file():
@@ -166,9 +171,9 @@ def test_command_line_secrets_are_masked_before_wandb_records_argv():
 def test_a_failed_item_keeps_its_row_with_no_prediction():
     from ldct_bench.report.wandb_logger import ITEM_COLUMNS, items_table
 
-    records = [{"id": "a", "target": 2.0, "score": None, "error": "parse: no score in reply", "usage": {}},
-               {"id": "b", "target": 3.0, "score": 2.5, "category": "Fair", "explanation": "noisy",
-                "example_ids": ["0001.tif"], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}]
+    records = [Prediction(id="a", target=2.0, error="parse: no score in reply"),
+               Prediction(id="b", target=3.0, score=2.5, category="Fair", explanation="noisy",
+                          example_ids=["0001.tif"], usage={"prompt_tokens": 5, "completion_tokens": 2})]
     rows = [dict(zip(ITEM_COLUMNS, row)) for row in items_table(records, {}).data]
     assert rows[0]["prediction"] is None and rows[0]["abs_error"] is None and rows[0]["error"].startswith("parse")
     assert rows[0]["target_category"] == "Fair" and rows[1]["abs_error"] == 0.5 and rows[1]["prompt_tokens"] == 5

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from ldct_bench.data.task import Item, Task
+from ldct_bench.reading.answer import Answer
 
 
 @dataclass
@@ -40,13 +41,16 @@ class Completion:
     attempts: int = 1
     # Per generated token: {"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, when asked for.
     logprobs: list[dict[str, Any]] | None = None
-
-
-class BackendError(RuntimeError):
-    """A request that failed for good (after retries); the reason is recorded on the item."""
+    answer: Answer | None = None  # a model that scores by itself (the pixel baseline) hands its answer over
 
 
 class ModelBackend(Protocol):
+    """What the runner needs of a model: prepare and send one request at a time, and say what it is."""
+
+    # True for answers that come from an endpoint (each one a request, cached by the response cache); False for a
+    # model computed here (the pixel baseline: nothing is sent, and its answers depend on the train split)
+    remote: bool
+
     async def start(self, task: Task) -> None:
         """Get ready for a task (fit a baseline, launch a server)."""
 
@@ -61,3 +65,7 @@ class ModelBackend(Protocol):
 
     def identity(self) -> dict[str, Any]:
         """What determines the answer (the response-cache key), never retry or timeout settings."""
+
+
+class BackendError(RuntimeError):
+    """A request that failed for good (after retries); the reason is recorded on the item."""

@@ -15,6 +15,7 @@ from ldct_bench.config.schema import ModelCard
 from ldct_bench.data.task import Task, require_train
 from ldct_bench.metadata.noise import noise_column
 from ldct_bench.backends.base import BackendError, Completion, Request
+from ldct_bench.reading.answer import Answer
 
 
 def isotonic_decreasing(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +34,7 @@ def isotonic_decreasing(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 class NoiseBaseline:
-    cacheable = False  # instant, and its answers depend on the train split, not only on the messages
+    remote = False  # nothing is sent: the answer comes from the pixels
 
     def __init__(self, card: ModelCard):
         self.card = card
@@ -58,9 +59,9 @@ class NoiseBaseline:
             raise BackendError("baseline used before start()")
         level = self._noise[request.item.id]
         score = float(np.clip(np.interp(level, *self._knots), 0.0, 4.0))
-        text = json.dumps({"score": round(score, 3), "category": None,
-                           "explanation": f"estimated noise level {level:.4f} mapped by an isotonic fit on train"})
-        return Completion(text=text)
+        explanation = f"estimated noise level {level:.4f} mapped by an isotonic fit on train"
+        text = json.dumps({"score": round(score, 3), "category": None, "explanation": explanation})
+        return Completion(text=text, answer=Answer(round(score, 3), None, explanation, "pixels"))
 
     async def close(self) -> None:
         return None

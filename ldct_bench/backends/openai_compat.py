@@ -39,7 +39,7 @@ from ldct_bench.cards.cost import prompt_tokens
 from ldct_bench.cards.lifecycle import model_not_found, says_model_not_found
 from ldct_bench.secrets import header_secrets, redact, url_secrets
 from ldct_bench.backends.base import BackendError, Completion, Request, Usage
-from ldct_bench.backends.pacing import Pacer
+from ldct_bench.backends.limits import EndpointLimits, Endpoints
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
@@ -174,9 +174,9 @@ def token_logprobs(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 class OpenAICompatible:
-    cacheable = True
+    remote = True
 
-    def __init__(self, card: ModelCard, logprobs: bool = False):
+    def __init__(self, card: ModelCard, logprobs: bool = False, endpoints: Endpoints | None = None):
         check_model_card(card, f"model {card.name}")
         endpoint = resolve_endpoint(card)
         if not endpoint.base_url:
@@ -185,21 +185,25 @@ class OpenAICompatible:
         if not endpoint.model_id:
             raise UserError(f"model {card.name} has no model_id; set model.model_id=NAME")
         self._bind(card, endpoint.base_url, endpoint.model_id, read_key(card, endpoint.key_env),
-                   endpoint.key_env, endpoint.base_url, logprobs)
+                   endpoint.key_env, endpoint.base_url, logprobs, endpoints)
 
     def _bind(self, card: ModelCard, base_url: str, model_id: str, key: str, key_env: str | None,
-              endpoint_id: str, logprobs: bool = False) -> None:
-        """Set what every request needs; `endpoint_id` is the endpoint as the response cache names it."""
+              endpoint_id: str, logprobs: bool = False, endpoints: Endpoints | None = None) -> None:
+        """Set what every request needs; `endpoint_id` is the endpoint as the response cache names it, and
+        `endpoints` the limits shared with other runs in this process (a sweep)."""
         card = OmegaConf.to_object(card) if OmegaConf.is_config(card) else card  # plain fields: read per request
         self.card, self.base_url, self.model_id = card, base_url, model_id
         self._settings = generation_settings(card, logprobs)
         self._options = request_options(card)
         self._key, self._key_env, self.endpoint_id = key, key_env, endpoint_id
         self._client: openai.AsyncOpenAI | None = None
-        self._pacer = Pacer(card.rate_limit_rpm, card.rate_limit_tpm)
+        self._endpoints = endpoints or Endpoints()
+        self._limits: EndpointLimits | None = None  # known once the base URL is (a launched server's comes late)
         self._reached = False  # until the endpoint answers once, a refused connection means a wrong address
 
     async def start(self, task: Task) -> None:
+        self._limits = self._endpoints.limits(self.base_url, self._key, self.card.concurrency, self.card.rate_limit_rpm,
+                                              self.card.rate_limit_tpm, self.card.name)
         base_url, query = split_query(self.base_url)
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=self._key, default_query=query or None,
                                           timeout=self.card.timeout_s, max_retries=0)
@@ -232,9 +236,9 @@ class OpenAICompatible:
     def _arguments(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         return {"model": self.model_id, "messages": self._wire_messages(messages), **self._settings}
 
-    async def _paced(self, messages: list[dict[str, Any]]) -> None:
-        """Space request starts by the card's requests and input tokens per minute (backends/pacing.py)."""
-        await self._pacer.wait(self._input_tokens(messages) if self._pacer.counts_tokens else 0)
+    async def _paced(self, limits: EndpointLimits, messages: list[dict[str, Any]]) -> None:
+        """Space request starts by the endpoint's requests and input tokens per minute (backends/pacing.py)."""
+        await limits.pacer.wait(self._input_tokens(messages) if limits.pacer.counts_tokens else 0)
 
     def _input_tokens(self, messages: list[dict[str, Any]]) -> int:
         """The request's input tokens by the card's rule; an image that cannot be read counts as none."""
@@ -269,20 +273,24 @@ class OpenAICompatible:
         return request
 
     async def complete(self, request: Request) -> Completion:
-        if self._client is None:
+        client, limits = self._client, self._limits
+        if client is None or limits is None:
             raise BackendError("backend used before start()")
         body = request.body if request.body is not None else self.prepare(request).body
         started = time.monotonic()
         attempts = self.card.max_retries + 1
         for attempt in range(1, attempts + 1):
-            await self._paced(request.messages)
             delay: float | None = None
             try:
-                # The client's timeout bounds each read; a body that trickles in needs a deadline for the whole call.
-                response = await asyncio.wait_for(
-                    self._client.post("/chat/completions", cast_to=dict, content=body, options=self._options), self.card.timeout_s)
+                async with limits.gate.slot():
+                    await self._paced(limits, request.messages)
+                    # The client's timeout bounds each read; a trickling body needs a deadline for the whole call.
+                    response = await asyncio.wait_for(client.post("/chat/completions", cast_to=dict, content=body,
+                                                                  options=self._options), self.card.timeout_s)
                 self._reached = True
-                return self._completion(response, time.monotonic() - started, attempt)
+                completion = self._completion(response, time.monotonic() - started, attempt)
+                limits.gate.answered()
+                return completion
             except (openai.APITimeoutError, asyncio.TimeoutError):
                 reason = f"timed out after {self.card.timeout_s:g} s"
             except openai.APIConnectionError as exc:
@@ -297,6 +305,8 @@ class OpenAICompatible:
                 if exc.status_code not in _TRANSIENT_STATUS:
                     raise BackendError(f"HTTP {exc.status_code}: {self._clean(exc)}") from None
                 reason, delay = f"HTTP {exc.status_code}", retry_after_s(exc.response.headers)
+                if exc.status_code == 429:
+                    limits.gate.throttled(delay)
                 if delay is not None and delay > self.card.max_retry_after_s:
                     raise BackendError(f"{reason}: server asks to wait {delay:.0f} s, more than "
                                        f"model.max_retry_after_s={self.card.max_retry_after_s:g} (a quota?); "

@@ -30,6 +30,13 @@ class Pacer:
         self._level = float(self.tpm or 0)  # tokens in the bucket at `_updated`
         self._updated: float | None = None
 
+    def tighten(self, rpm: Optional[float], tpm: Optional[float]) -> None:
+        """Take the stricter of each limit (another run sharing this endpoint asks for less)."""
+        self.rpm = min(filter(None, (self.rpm, rpm)), default=None)
+        tighter = min(filter(None, (self.tpm, tpm)), default=None)
+        if tighter != self.tpm:
+            self.tpm, self._level = tighter, float(tighter or 0)
+
     @property
     def counts_tokens(self) -> bool:
         """Whether `wait` needs each request's token estimate (skip the work when it does not)."""

@@ -30,6 +30,7 @@ from ldct_bench.config.schema import ModelCard
 from ldct_bench.data.task import Task
 from ldct_bench.errors import UserError
 from ldct_bench.secrets import flag_secrets, redact
+from ldct_bench.backends.limits import Endpoints
 from ldct_bench.backends.openai_compat import OpenAICompatible, read_key
 
 LOG_NAME = "vllm-server.log"
@@ -158,12 +159,12 @@ class ServerProcess:
 class VllmBackend(OpenAICompatible):
     """An OpenAI-compatible backend whose server this run may own."""
 
-    def __init__(self, card: ModelCard, run_dir: Path, logprobs: bool = False):
+    def __init__(self, card: ModelCard, run_dir: Path, logprobs: bool = False, endpoints: Endpoints | None = None):
         check_model_card(card, f"model {card.name}")
         model_id = card.model_id or card.serve.hf_id
         endpoint_id = card.base_url or " ".join(["vllm:" + card.serve.hf_id, *map(str, card.serve.args)])
         self._bind(card, card.base_url or "", model_id, read_key(card, card.api_key_env), card.api_key_env,
-                   endpoint_id, logprobs)
+                   endpoint_id, logprobs, endpoints)
         self.run_dir = Path(run_dir)
         self.server: ServerProcess | None = None
 

@@ -88,7 +88,7 @@ def check_fit(card: Any, strategy: Any, items: Sequence[Any], calibration: Seque
     """Raise UserError naming the limit when the run's largest request cannot fit (nothing is sent)."""
     if card.backend == "baseline" or not (card.context_window or card.max_images_per_request):
         return
-    pretend = {item.id: {"score": item.target} for item in calibration}  # any score: only the size matters
+    pretend = {item.id: item.target for item in calibration}  # any score: only the size matters
     measured = [measure(strategy.request(item, i, pretend).messages, card, strategy.shots)
                 for i, item in enumerate(items[:SAMPLE])]
     measured += [measure(strategy.calibration_request(item).messages, card, 0) for item in calibration[:SAMPLE]]

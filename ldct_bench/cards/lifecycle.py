@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from typing import Any
 
 from ldct_bench.errors import UserError
@@ -45,19 +44,19 @@ def _instead(card: Any) -> str:
     return " or ".join(options) if options else "another card (`ldct-bench list models`)"
 
 
-def check_status(card: Any, today: dt.date | None = None) -> None:
-    """Stop on a retired model (unless routed through OpenRouter); one warning line on a deprecated one."""
+def check_status(card: Any, today: dt.date | None = None) -> str | None:
+    """Stop on a retired model (unless routed through OpenRouter); a warning for a deprecated one (None: all well)."""
     status = effective_status(card, today)
     when = f" on {card.retires}" if card.retires else ""
     if status == "retired" and card.via != "openrouter":
         raise UserError(f"model {card.name} ({card.model_id}) was retired by its vendor{when}; "
                         f"use {_instead(card)}")
     if status == "retired":
-        print(f"ldct-bench: warning: model {card.name} was retired by its vendor{when}; sending it through "
-              "OpenRouter, which may no longer serve it", file=sys.stderr)
-    elif status == "deprecated":
-        print(f"ldct-bench: warning: model {card.name} is deprecated and shuts down{when or ' soon'}; "
-              f"move to {_instead(card)}", file=sys.stderr)
+        return (f"model {card.name} was retired by its vendor{when}; sending it through OpenRouter, which may no "
+                "longer serve it")
+    if status == "deprecated":
+        return f"model {card.name} is deprecated and shuts down{when or ' soon'}; move to {_instead(card)}"
+    return None
 
 
 def says_model_not_found(status: int, message: str) -> bool:

@@ -23,13 +23,11 @@ def paper_table() -> dict[str, dict[str, dict[str, Any]]]:
     return yaml.safe_load((resource_dir("conf") / "paper_settings.yaml").read_text())
 
 
-def paper_setting(table: str, model: str, field: str) -> Any:
-    """The value `field` takes for `model` in the paper's `table` (the card's own where the paper has none)."""
-    from ldct_bench.cards.registry import card_values
-
+def paper_setting(table: str, model: str, field: str, card: dict[str, Any]) -> Any:
+    """The value `field` takes for `model` in the paper's `table`; `card` holds the model card's own values,
+    which stand where the paper has none."""
     if field not in FIELDS:
         raise ValueError(f"ldct_paper: unknown field {field!r}; one of {', '.join(FIELDS)}")
-    card = card_values("model", model)
     row = paper_table().get(table, {}).get(model)
     if row is None:
         return card.get(field)

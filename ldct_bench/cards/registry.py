@@ -7,16 +7,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+import yaml
 from omegaconf.errors import OmegaConfBaseException
 
 from ldct_bench.cards.checks import check_model_card
-from ldct_bench.config.schema import ModelCard, RunConfig, TaskCard
-from ldct_bench.errors import UserError, did_you_mean
 from ldct_bench.cards.paper_settings import paper_setting
+from ldct_bench.config.identity import identity
+from ldct_bench.config.schema import ModelCard, RunConfig, StrategyConfig, TaskCard
+from ldct_bench.errors import UserError, did_you_mean
 from ldct_bench.paths import default_cache_dir, resource_dir, user_card_dirs, write_atomic
 
 CARD_KINDS: dict[str, tuple[str, type]] = {"model": ("models", ModelCard), "task": ("tasks", TaskCard)}
@@ -77,17 +79,6 @@ def check_choice(kind: str, name: str) -> None:
         raise UserError(f"unknown {kind} '{name}';{hint} (`ldct-bench list {LIST_NAMES[kind]}` shows all)")
 
 
-def run_name(strategy: str, selection: str, shots: int | None, default_shots: int, metadata: str, seed: int,
-             calibration: str = "pool", repeats: int = 1, scoring: str = "text") -> str:
-    """The run dir's last part, e.g. `few_shot-random-k10-none-s0` (no selection when no examples are shown);
-    settings away from their defaults add a part (`-per_item`, `-r3`, `-expected`) so runs never share a dir."""
-    k = default_shots if shots is None else shots
-    chosen = f"-{selection}" if k else ""
-    extra = (f"-{calibration}" if calibration != "pool" else "") + (f"-r{repeats}" if repeats != 1 else "") + \
-        (f"-{scoring}" if scoring != "text" else "")
-    return f"{strategy}{chosen}-k{k}-{metadata}-s{seed}{extra}"
-
-
 _registered: tuple = ()
 
 
@@ -100,8 +91,9 @@ def register() -> None:
         return
     if not OmegaConf.has_resolver("ldct_cache_dir"):
         OmegaConf.register_new_resolver("ldct_cache_dir", lambda: str(default_cache_dir()))
-        OmegaConf.register_new_resolver("ldct_run_name", run_name)
-        OmegaConf.register_new_resolver("ldct_paper", paper_setting)
+        OmegaConf.register_new_resolver("ldct_run_name", lambda _root_: identity(_root_, registered_values).path)
+        OmegaConf.register_new_resolver(
+            "ldct_paper", lambda table, model, name: paper_setting(table, model, name, card_values("model", model)))
     store = ConfigStore.instance()
     store.store(name="run_schema", node=RunConfig)
     checked = CheckedCards(default_cache_dir().parent / "checked-cards.json")
@@ -117,6 +109,24 @@ def card_values(kind: str, name: str) -> dict[str, Any]:
     """A registered card's checked values by name ({} for a name that is not a card)."""
     card = card_files(kind).get(name)
     return CheckedCards(default_cache_dir().parent / "checked-cards.json").get(kind, card) if card else {}
+
+
+def registered_values(kind: str, name: str) -> dict[str, Any]:
+    """What a registered model or task card, or a strategy option, says by itself ({} when there is none)."""
+    if kind in CARD_KINDS:
+        return card_values(kind, name)
+    path = resource_dir("conf") / kind / f"{name}.yaml"
+    if kind != "strategy" or not path.exists():
+        return {}
+    node = OmegaConf.merge(OmegaConf.structured(StrategyConfig), OmegaConf.load(path))
+    return cast(dict[str, Any], OmegaConf.to_container(node, enum_to_str=True))
+
+
+def config_defaults() -> dict[str, Any]:
+    """The run's defaults as conf/config.yaml gives them: each group's default option and the plain values."""
+    raw = yaml.safe_load((resource_dir("conf") / "config.yaml").read_text())
+    chosen = {k: v for entry in raw.get("defaults", []) if isinstance(entry, dict) for k, v in entry.items()}
+    return {**{k: v for k, v in raw.items() if k not in ("defaults", "hydra")}, **chosen}
 
 
 class CheckedCards:

@@ -5,24 +5,24 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
-from typing import Any
 
 from ldct_bench.errors import UserError
 from ldct_bench.stats.metrics import ALL
 from ldct_bench.stats.paired import PairedDelta, paired_deltas, shared_items
-from ldct_bench.report.runs import read_predictions, read_results
+from ldct_bench.report.runs import read_predictions
+from ldct_bench.run.records import Prediction
+from ldct_bench.run.results import Results, read_results
 
 
-def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _load(run_dir: Path) -> tuple[Results, list[Prediction]]:
     results = read_results(run_dir)
     if results is None:
         raise UserError(f"{run_dir} holds no ldct-bench results.json; give the folders two finished runs wrote")
     return results, read_predictions(run_dir)
 
 
-def _label(results: dict[str, Any]) -> str:
-    return (f"{results['model']} | {results['strategy']} k={results.get('shots')} | metadata={results['metadata']} "
-            f"| seed={results.get('seed')}")
+def _label(results: Results) -> str:
+    return f"{results.model} | {results.strategy} k={results.shots} | metadata={results.metadata} | seed={results.seed}"
 
 
 def _show(value: float, signed: bool = False) -> str:
@@ -33,8 +33,8 @@ def _p(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.4f}"
 
 
-def _scored(records: list[dict[str, Any]]) -> int:
-    return sum(1 for r in records if r.get("score") is not None)
+def _scored(records: list[Prediction]) -> int:
+    return sum(1 for r in records if r.score is not None)
 
 
 def format_deltas(deltas: dict[str, PairedDelta], level: float) -> str:
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> None:
     if args.resamples < 100 or not 0 < args.level < 1:
         raise UserError("--resamples must be at least 100 and --level between 0 and 1 (e.g. 2000 and 0.95)")
     (results_a, records_a), (results_b, records_b) = _load(Path(args.run_a)), _load(Path(args.run_b))
-    if results_a["task"] != results_b["task"]:
-        raise UserError(f"the runs scored different tasks ({results_a['task']} and {results_b['task']}); "
+    if results_a.task != results_b.task:
+        raise UserError(f"the runs scored different tasks ({results_a.task} and {results_b.task}); "
                         "compare two runs of the same task")
     n = len(shared_items(records_a, records_b))
     if n == 0:

@@ -13,7 +13,6 @@ cache (which are free).
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 from typing import Any
@@ -21,30 +20,13 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ldct_bench.cards.checks import check_model_card
-from ldct_bench.config.compose import check_command_line, expand_home, sweep_choices, user_overrides
+from ldct_bench.config.compose import compose_jobs
 from ldct_bench.cards.cost import has_prices, prompt_tokens
 from ldct_bench.cards.fit import check_fit
 from ldct_bench.errors import UserError
 
 PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation
 REASONING_ANSWER_TOKENS = 1500
-
-
-def expand(overrides: list[str]) -> list[list[str]]:
-    """One override list per job of a sweep (`model=o3,gpt-4o shots=0,10` gives four)."""
-    return [list(combo) for combo in itertools.product(*sweep_choices(overrides))]
-
-
-def compose_jobs(argv: list[str]) -> list[Any]:
-    """The composed config of every job the command line would run (checked like a run's)."""
-    from hydra import compose, initialize_config_dir
-
-    from ldct_bench.paths import resource_dir
-
-    overrides = [o for o in user_overrides(expand_home(argv)) if not o.lstrip("+~").startswith("hydra.")]
-    check_command_line(overrides)
-    with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
-        return [compose(config_name="config", overrides=combo) for combo in expand(overrides)]
 
 
 def output_tokens(card: Any) -> tuple[int, int]:
@@ -90,7 +72,7 @@ def _counts(cfg: Any, strategy: Any, items: list[Any], calibration: list[Any], s
 
 def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) -> dict[str, Any]:
     """What one composed run would send and cost."""
-    from ldct_bench.run.runner import ensure_metadata
+    from ldct_bench.run.preflight import ensure_metadata
     from ldct_bench.strategies import make_strategy
 
     card = cfg.model
@@ -107,7 +89,7 @@ def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) ->
         return {**job, "shots": strategy.shots, "requests": 0, "scoring_requests": 0, "calibration_requests": 0,
                 "images_per_request": 0, "prompt_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
                 "cost_usd_ceiling": 0.0, "image_rule": "none"}
-    pretend = {item.id: {"score": item.target} for item in calibration}  # any score: only the size matters
+    pretend = {item.id: item.target for item in calibration}  # any score: only the size matters
     check_fit(card, strategy, items, calibration)
     sampled = [prompt_tokens(strategy.request(item, i, pretend).messages, card) for i, item in enumerate(items[:sample])]
     sampled_cal = [prompt_tokens(strategy.calibration_request(item).messages, card) for item in calibration[:sample]]

@@ -17,7 +17,7 @@ from ldct_bench.cards.cost import cost_usd
 from ldct_bench.data.task import Item, Task, load_task
 from ldct_bench.errors import UserError
 from ldct_bench.metadata.region import LabelRun, estimate, label_items, parse_region, save_labels, unlabelled
-from ldct_bench.commands.estimate import compose_jobs
+from ldct_bench.config.compose import compose_jobs
 
 
 def compose_config(overrides: list[str]) -> DictConfig:

@@ -21,15 +21,20 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from ldct_bench.data.source import Problems
 from ldct_bench.errors import UserError
-from ldct_bench.report.setting import EXTERNAL
+from ldct_bench.config.identity import EXTERNAL
+from ldct_bench.paths import write_atomic
+from ldct_bench.run.records import Prediction
 from ldct_bench.run.rundir import PREDICTIONS
 from ldct_bench.data.scale import CATEGORIES, category_of
+
+if TYPE_CHECKING:
+    from ldct_bench.data.task import Item
 
 # `"test000.tif": 2.7, Good` (the category and a trailing comma are optional)
 _TEXT_LINE = re.compile(r'^\s*"([^"]+)"\s*:\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:,\s*([A-Za-z]+))?\s*,?\s*$')
@@ -169,19 +174,19 @@ def match_entries(path: Path, entries: list[Entry], item_ids: list[str], task: s
     return {item_id: given[0] for item_id, given in matched.items()}
 
 
-def records(items: list[Any], matched: dict[str, Entry], path: Path) -> list[dict[str, Any]]:
-    """Journal lines in the run's format: every test item, the ones the file leaves out as failures."""
+def records(items: list["Item"], matched: dict[str, Entry], path: Path) -> list[Prediction]:
+    """Journal lines, the same record a run writes: every test item, the ones the file leaves out as failures."""
     out = []
     for item in items:
         entry = matched.get(item.id)
-        category = None
-        if entry is not None:
-            given = (entry.category or "").capitalize()
-            category = given if given in CATEGORIES else CATEGORIES[category_of(entry.score)]
-        out.append({"id": item.id, "target": item.target, "score": None if entry is None else entry.score,
-                    "category": category, "explanation": None,
-                    "error": f"missing: not in {path.name}" if entry is None else None, "raw": None,
-                    "example_ids": [], "usage": {}, "cost_usd": None, "latency_s": None, "cached": False})
+        if entry is None:
+            out.append(Prediction.failure(item, f"missing: not in {path.name}"))
+            continue
+        given = (entry.category or "").capitalize()
+        category = given if given in CATEGORIES else CATEGORIES[category_of(entry.score)]
+        out.append(Prediction(id=item.id, target=item.target, score=entry.score, category=category, read_from="file",
+                              category_disagrees=category != CATEGORIES[category_of(entry.score)],
+                              meta={k: v for k, v in item.meta.items() if v is not None}))
     return out
 
 
@@ -199,8 +204,9 @@ def run(args: argparse.Namespace) -> None:
     """Read, match, score and write the run dir; print the run's table and where it went."""
     from ldct_bench.data.task import load_task
     from ldct_bench.report import log_run
-    from ldct_bench.run.results import format_table, summarize, write_results
-    from ldct_bench.commands.estimate import compose_jobs
+    from ldct_bench.config.compose import compose_jobs
+    from ldct_bench.report.summary import format_table
+    from ldct_bench.run.results import summarize, write_results
 
     started = time.monotonic()
     if not _NAME.fullmatch(args.name):
@@ -220,10 +226,9 @@ def run(args: argparse.Namespace) -> None:
     digest = hashlib.sha256(path.read_bytes() + task.fingerprint.encode()).hexdigest()[:16]
     results = summarize(cfg, lines, len(items), digest=digest, requests=0, spent=0.0,
                         seconds=time.monotonic() - started, stopped_by_budget=False)
-    results["source_file"] = str(path.resolve())
+    results.source_file = str(path.resolve())
     run_dir = Path(args.out).expanduser() if args.out else Path("outputs") / task.card.name / args.name / EXTERNAL
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / PREDICTIONS).write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    write_atomic(run_dir / PREDICTIONS, "".join(json.dumps(line.to_json()) + "\n" for line in lines))
     write_results(run_dir, results)
     log_run(cfg, run_dir, results)
     print(format_table(results))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import textwrap
@@ -181,3 +182,15 @@ def check_writable(folder: Path) -> None:
         raise UserError(f"output dir {folder} cannot be written ({probe} is not a writable folder); "
                         "set hydra.run.dir (or hydra.sweep.dir with -m) to a writable folder")
 
+
+def expand(overrides: list[str]) -> list[list[str]]:
+    """One override list per job of a sweep (`model=o3,gpt-4o shots=0,10` gives four)."""
+    return [list(combo) for combo in itertools.product(*sweep_choices(overrides))]
+
+
+def compose_jobs(argv: list[str]) -> list[DictConfig]:
+    """The composed config of every job the command line would run (checked like a run's)."""
+    overrides = [o for o in user_overrides(expand_home(argv)) if not o.lstrip("+~").startswith("hydra.")]
+    check_command_line(overrides)
+    with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
+        return [compose(config_name="config", overrides=combo) for combo in expand(overrides)]

@@ -3,25 +3,57 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
 
-class Backend(str, Enum):
+class Backend(StrEnum):
     openai_compatible = "openai_compatible"
     vllm = "vllm"
     baseline = "baseline"
 
 
-class CacheMode(str, Enum):
+class CacheMode(StrEnum):
     use = "use"
     refresh = "refresh"
     off = "off"
 
 
-class WandbMode(str, Enum):
+class Scoring(StrEnum):
+    """How an answer becomes a score: the score the reply states, or the expected level from token probabilities."""
+
+    text = "text"
+    expected = "expected"
+
+
+class Selection(StrEnum):
+    """Which training examples a prompt shows (strategies/selection.py)."""
+
+    sliding_window = "sliding_window"
+    random = "random"
+    stratified = "stratified"
+    same_region = "same_region"
+    fixed = "fixed"
+
+
+class Calibration(StrEnum):
+    """error_feedback: one seeded pool of scored examples, or fresh draws per test image (the paper's protocol)."""
+
+    pool = "pool"
+    per_item = "per_item"
+
+
+class Source(StrEnum):
+    """Where a task's data comes from."""
+
+    demo = "demo"
+    local = "local"
+    hub = "hub"
+
+
+class WandbMode(StrEnum):
     auto = "auto"
     online = "online"
     offline = "offline"
@@ -100,7 +132,7 @@ class TaskCard:
 
     name: str = MISSING
     description: str = ""
-    source: str = MISSING  # demo | local | hub
+    source: Source = MISSING
     path: Optional[str] = None
     path_env: Optional[str] = None
     hub_id: Optional[str] = None
@@ -129,11 +161,11 @@ class StrategyConfig:
     template: str = MISSING
     default_shots: int = 0
     max_shots: Optional[int] = None
-    selection: str = "random"  # sliding_window | random | stratified | same_region | fixed
+    selection: Selection = Selection.random
     calibration_pool: int = 40  # error_feedback, calibration=pool: training images scored once per run
     # error_feedback: `pool` shows examples from one fixed scored pool; `per_item` draws fresh examples for each
     # test image from the whole train split (the paper's protocol), each drawn image scored once per run.
-    calibration: str = "pool"
+    calibration: Calibration = Calibration.pool
 
 
 @dataclass
@@ -179,7 +211,7 @@ class RunConfig:
     max_cost: Optional[float] = None
     min_coverage: float = 0.0
     repeats: int = 1  # independent answers per item (at the card's temperature); the item's score is their mean
-    scoring: str = "text"  # text: the score the reply states; expected: the expected level from token log-probabilities
+    scoring: Scoring = Scoring.text
 
 
 def effective_shots(shots: Optional[int], strategy: StrategyConfig) -> int:

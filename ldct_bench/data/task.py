@@ -17,10 +17,11 @@ from typing import Any, Callable
 import datasets
 import numpy as np
 from filelock import FileLock
+from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from ldct_bench.config.schema import TaskCard
-from ldct_bench.errors import UserError
+from ldct_bench.errors import UserError, first_line
 from ldct_bench.paths import data_dir, write_atomic
 from ldct_bench.data.dataset_card import SYNTHETIC_DEMO
 from ldct_bench.data.release import prepare
@@ -157,11 +158,6 @@ def _demo_dataset(store: Path) -> Path:
     return out
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{exc.__class__.__name__}: {text.splitlines()[0]}" if text else exc.__class__.__name__
-
-
 def _no_data(card: TaskCard) -> UserError:
     where = " or ".join(["task.path=DIR", *([f"{card.path_env}=DIR"] if card.path_env else []), "task.hub_id=ORG/NAME"])
     steps = card.download_hint or "prepare it with `ldct-bench prepare --train PATH --test PATH --out DIR`"
@@ -185,7 +181,7 @@ def _open_hub(card: TaskCard) -> datasets.DatasetDict:
     try:
         return datasets.load_dataset(card.hub_id)
     except Exception as exc:  # noqa: BLE001 - the Hub client raises many types; the advice is the same
-        raise UserError(f"task {card.name}: cannot load task.hub_id={card.hub_id} ({_first_line(exc)}); check the id, "
+        raise UserError(f"task {card.name}: cannot load task.hub_id={card.hub_id} ({first_line(exc, typed=True)}); check the id, "
                         "your token for a private repo (`hf auth login`) and the network (HF_HUB_OFFLINE)") from None
 
 
@@ -193,8 +189,6 @@ def _open(card: TaskCard, store: Path) -> datasets.DatasetDict:
     """The card's data: the built demo; else task.path, its environment variable, then task.hub_id."""
     if card.source == "demo":
         return datasets.load_from_disk(str(_demo_dataset(store)))
-    if card.source not in ("local", "hub"):
-        raise UserError(f"task {card.name}: unknown source '{card.source}'; use demo, local or hub")
     env_value = os.environ.get(card.path_env) if card.path_env else None
     if card.path:
         return _open_local(card, Path(card.path).expanduser(), "task.path")
@@ -242,9 +236,25 @@ def load_task(card: TaskCard, store: Path | None = None) -> Task:
     try:
         data = _open(card, store)
     except (FileNotFoundError, ValueError, OSError, IndexError) as exc:
-        raise UserError(f"task {card.name}: cannot load its dataset ({_first_line(exc)}); "
+        raise UserError(f"task {card.name}: cannot load its dataset ({first_line(exc, typed=True)}); "
                         "re-run `ldct-bench prepare`") from None
     if not isinstance(data, datasets.DatasetDict) or {card.train_split, card.test_split} - set(data):
         raise UserError(f"task {card.name}: dataset needs splits '{card.train_split}' and '{card.test_split}'")
     _check_columns(card, data)
     return Task(card, data, store)
+
+
+class TaskStore:
+    """Tasks opened in this process, by card: the points of a sweep on one task share its data and its rendered
+    images (a few hundred kilobytes of base64 each), instead of holding a copy per point."""
+
+    def __init__(self, store: Path | None = None):
+        self.store = store
+        self._open: dict[str, Task] = {}
+
+    def load(self, card: TaskCard) -> Task:
+        key = json.dumps(OmegaConf.to_container(card, resolve=True, enum_to_str=True)
+                         if OmegaConf.is_config(card) else card, sort_keys=True, default=str)
+        if key not in self._open:
+            self._open[key] = load_task(card, self.store)
+        return self._open[key]

@@ -6,16 +6,17 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig
 
 from ldct_bench.errors import UserError
+from ldct_bench.run.results import Results
 
 LOGGERS = ("none", "wandb")
 
 
-def log_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any], *, plots_in_background: bool = False) -> None:
+def log_run(cfg: DictConfig, run_dir: Path, results: Results, *, plots_in_background: bool = False,
+            group: str | None = None) -> None:
     """Write the run's plots (every run), then send it to the configured logger.
 
     With `plots_in_background` and no W&B run to hand them to, the plots are drawn by a detached process,
@@ -37,4 +38,4 @@ def log_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any], *, plots_in
     if to_wandb:
         from ldct_bench.report.wandb_logger import log_wandb_run  # wandb is imported only when a run is sent to it
 
-        log_wandb_run(cfg, run_dir, results, records, figures)
+        log_wandb_run(cfg, run_dir, results, records, figures, group)

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ldct_bench.errors import UserError
-from ldct_bench.stats.paired import paired_deltas
-from ldct_bench.run.rundir import RESULTS
 from ldct_bench.report.plots import SCATTER, scatter_png
 from ldct_bench.report.published import published_results
-from ldct_bench.report.runs import find_run_dirs, read_predictions, read_results
+from ldct_bench.report.runs import find_run_dirs, read_predictions
+from ldct_bench.report.setting import setting_text
+from ldct_bench.run.results import RESULTS, Results, read_results
+from ldct_bench.stats.paired import paired_deltas
 
 
 @dataclass(frozen=True)
@@ -50,28 +51,30 @@ class Row:
     delta: float | None = None  # overall minus the best run's (paired over shared items when both have them)
     delta_ci: tuple[float | None, float | None] = (None, None)
     tied_with_best: bool | None = None  # the paired interval holds 0: cannot be told apart from the best
+    name: str = ""  # the run's identity (config/identity.py): rows of different settings never fold together
+    details: str = ""  # every setting behind the name, for the row's tooltip
 
     @property
     def key(self) -> tuple:
-        return (self.published, self.task, self.model, self.strategy, self.shots, self.metadata)
+        return (self.published, self.task, self.name)
 
 
-def strategy_label(results: dict[str, Any]) -> str:
+def strategy_label(results: Results) -> str:
     """`few_shot/random`: the selection policy is part of what makes runs comparable."""
-    selection = results.get("selection")
-    return f"{results['strategy']}/{selection}" if selection else str(results["strategy"])
+    return f"{results.strategy}/{results.selection}" if results.selection else results.strategy
 
 
-def row_from_results(results: dict[str, Any], source: str, *, run_dir: Path | None = None,
+def row_from_results(results: Results, source: str, *, run_dir: Path | None = None,
                      published: bool = False, when: float = 0.0) -> Row:
-    """A row from results.json (or anything shaped like it: a W&B run, a published table line)."""
-    metrics, ci = results["metrics"], results.get("ci") or {}
-    return Row(task=str(results["task"]), model=str(results["model"]), strategy=strategy_label(results),
-               shots=results.get("shots"), metadata=str(results["metadata"]), overall=metrics.get("overall"),
+    """A row from results.json (or a W&B run, or a published table line, read into the same type)."""
+    metrics, ci = results.metrics, results.ci or {}
+    low, high = ci.get("overall") or (None, None)
+    return Row(task=results.task, model=results.model, strategy=strategy_label(results),
+               shots=results.shots, metadata=results.metadata, overall=metrics.get("overall"),
                plcc=metrics.get("plcc"), srocc=metrics.get("srocc"), krocc=metrics.get("krocc"),
-               overall_ci=tuple(ci.get("overall") or (None, None)), coverage=results.get("coverage"),
-               n=results.get("n"), cost_usd=results.get("cost_usd"), source=source, run_dir=run_dir,
-               published=published, complete=results.get("complete", True), when=when)
+               overall_ci=(low, high), coverage=results.coverage, n=results.n, cost_usd=results.cost_usd,
+               source=source, run_dir=run_dir, published=published, complete=results.complete, when=when,
+               name=results.name, details=f"{results.task} | {results.model} | {setting_text(results)}")
 
 
 def rows_from_run_dirs(run_dirs: Iterable[Path]) -> list[Row]:
@@ -94,15 +97,16 @@ def row_from_wandb(config: dict[str, Any], summary: dict[str, Any], url: str, wh
     identity = config.get("benchmark")
     if not isinstance(identity, dict) or "overall" not in summary:
         return None
-    results = {**identity, "metrics": {k: summary.get(k) for k in ("plcc", "srocc", "krocc", "overall")},
-               "ci": {"overall": [summary.get("overall_ci_low"), summary.get("overall_ci_high")]},
-               **{k: summary.get(k) for k in ("coverage", "n", "cost_usd")}}
+    results = Results.from_json({
+        **identity, "metrics": {k: summary.get(k) for k in ("plcc", "srocc", "krocc", "overall")},
+        "ci": {"overall": [summary.get("overall_ci_low"), summary.get("overall_ci_high")]},
+        **{k: summary.get(k) for k in ("coverage", "n", "cost_usd")}})
     return row_from_results(results, url, when=when)
 
 
 def rows_from_wandb_project(project: str) -> list[Row]:
     """Rows from a W&B project through the public API; refuses in one line when W&B cannot be reached."""
-    from ldct_bench.report.wandb_logger import resolve_mode
+    from ldct_bench.report.wandb_env import resolve_mode
 
     if resolve_mode("auto") != "online":
         raise UserError(f"--wandb-project {project} reads runs through the W&B API, which needs a key and the network: "
@@ -119,8 +123,7 @@ def rows_from_wandb_project(project: str) -> list[Row]:
 
 
 def published_rows() -> list[Row]:
-    return [row_from_results(r, f"published, not run here: {r['source']}", published=True)
-            for r in published_results()]
+    return [row_from_results(r, f"published, not run here: {r.source}", published=True) for r in published_results()]
 
 
 def newest_per_key(rows: list[Row]) -> list[Row]:

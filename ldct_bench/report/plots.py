@@ -18,6 +18,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ldct_bench.paths import write_atomic
 from ldct_bench.report.setting import setting_text
+from ldct_bench.run.records import Prediction
+from ldct_bench.run.results import Results, read_results
 
 SCATTER = "scatter.png"
 DISTRIBUTION = "distribution.png"
@@ -26,10 +28,10 @@ BIN_WIDTH = 0.25  # whole and quarter scores sit at bin centres: 17 bins from -0
 RADIOLOGISTS, MODEL = "tab:orange", "tab:blue"
 
 
-def scored_pairs(records: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+def scored_pairs(records: list[Prediction]) -> tuple[np.ndarray, np.ndarray]:
     """Radiologist targets and model scores of the items that got a score (failures have none)."""
-    scored = [r for r in records if r.get("score") is not None]
-    return (np.array([r["target"] for r in scored], dtype=float), np.array([r["score"] for r in scored], dtype=float))
+    scored = [(r.target, r.score) for r in records if r.score is not None]
+    return (np.array([t for t, _ in scored], dtype=float), np.array([s for _, s in scored], dtype=float))
 
 
 def score_histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,11 +42,11 @@ def score_histogram(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts, centres
 
 
-def title_of(results: dict[str, Any]) -> str:
+def title_of(results: Results) -> str:
     """Two lines: what was scored by whom, then how and on how many items."""
-    scored, n = results.get("n_scored"), results.get("n")
+    scored, n = results.n_scored, results.n
     count = f"n = {scored}" + (f" of {n}" if n is not None and n != scored else "")
-    return f"{results['task']} | {results['model']}\n{setting_text(results)} | {count}"
+    return f"{results.task} | {results.model}\n{setting_text(results)} | {count}"
 
 
 def _png(figure: Figure) -> bytes:
@@ -54,10 +56,9 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _metrics_text(results: dict[str, Any], n_failed: int) -> str:
+def _metrics_text(results: Results, n_failed: int) -> str:
     show = (lambda v: "n/a" if v is None else f"{v:.3f}")
-    metrics = results["metrics"]
-    lines = [f"{name.upper():<7} {show(metrics[name])}" for name in ("plcc", "srocc", "krocc", "overall")]
+    lines = [f"{name.upper():<7} {show(results.metrics.get(name))}" for name in ("plcc", "srocc", "krocc", "overall")]
     if n_failed:
         lines.append(f"{n_failed} without a score")
     return "\n".join(lines)
@@ -71,7 +72,7 @@ def coincident(targets: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
     return points[:, 0], points[:, 1], counts
 
 
-def scatter_png(records: list[dict[str, Any]], results: dict[str, Any]) -> bytes:
+def scatter_png(records: list[Prediction], results: Results) -> bytes:
     """Paper figure 2: model score against the radiologists' mean, with the y = x line of perfect agreement.
 
     Answers cluster on a few values (models like whole scores), so each distinct point's area grows with
@@ -99,7 +100,7 @@ def scatter_png(records: list[dict[str, Any]], results: dict[str, Any]) -> bytes
     return _png(figure)
 
 
-def distribution_png(records: list[dict[str, Any]], results: dict[str, Any]) -> bytes:
+def distribution_png(records: list[Prediction], results: Results) -> bytes:
     """Paper figure 3: how the radiologist scores and the model scores spread over the 0-4 scale.
 
     The two histograms stand side by side within each bin (never stacked or blended), each bin centred
@@ -174,7 +175,7 @@ def cost_chart_png(points: list[CostPoint]) -> bytes | None:
     return _png(figure)
 
 
-def write_plots(run_dir: Path, records: list[dict[str, Any]], results: dict[str, Any]) -> dict[str, Path]:
+def write_plots(run_dir: Path, records: list[Prediction], results: Results) -> dict[str, Path]:
     """Both figures as PNG files in the run dir (each whole or absent, never half-written); their paths by name."""
     paths = {"scatter": Path(run_dir) / SCATTER, "distribution": Path(run_dir) / DISTRIBUTION}
     for name, draw in (("scatter", scatter_png), ("distribution", distribution_png)):
@@ -184,7 +185,7 @@ def write_plots(run_dir: Path, records: list[dict[str, Any]], results: dict[str,
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m ldct_bench.report.plots RUN_DIR`: draw a finished run's plots from its journal and results."""
-    from ldct_bench.report.runs import read_predictions, read_results
+    from ldct_bench.report.runs import read_predictions
 
     run_dir = Path((argv or sys.argv[1:])[0])
     results = read_results(run_dir)

@@ -7,7 +7,7 @@ and are left out: they are not comparable with a 300-image run.
 
 from __future__ import annotations
 
-from typing import Any
+from ldct_bench.run.results import Results
 
 CHALLENGE = "LDCT-IQA 2023 challenge (Lee et al. 2025)"
 PAPER = "LMM-IQA paper (Celik et al. 2025)"
@@ -31,8 +31,8 @@ _ROWS = [
 ]
 
 
-def published_results() -> list[dict[str, Any]]:
-    """The rows as results-like dicts (no CIs, coverage or cost were published)."""
-    return [{"task": TASK, "model": model, "strategy": strategy, "shots": shots, "metadata": metadata,
-             "metrics": {"plcc": plcc, "srocc": srocc, "krocc": krocc, "overall": overall}, "source": source}
+def published_results() -> list[Results]:
+    """The rows as results (no CIs, coverage or cost were published)."""
+    return [Results(task=TASK, model=model, strategy=strategy, shots=shots, metadata=metadata, source=source,
+                    metrics={"plcc": plcc, "srocc": srocc, "krocc": krocc, "overall": overall})
             for model, strategy, shots, metadata, plcc, srocc, krocc, overall, source in _ROWS]

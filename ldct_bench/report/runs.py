@@ -4,35 +4,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from ldct_bench.errors import UserError
-from ldct_bench.run.rundir import PREDICTIONS, RESULTS
+from ldct_bench.run.records import Prediction
+from ldct_bench.run.results import RESULTS, read_results
+from ldct_bench.run.rundir import CALIBRATION, PREDICTIONS
 
 
-def read_results(run_dir: Path) -> dict[str, Any] | None:
-    """The run's results.json, or None when it is missing or not an ldct-bench results file."""
-    try:
-        results = json.loads((Path(run_dir) / RESULTS).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return results if isinstance(results, dict) and "metrics" in results and "model" in results else None
-
-
-def read_predictions(run_dir: Path) -> list[dict[str, Any]]:
+def read_predictions(run_dir: Path, name: str = PREDICTIONS) -> list[Prediction]:
     """Journal records by id order (the last line of an id wins); an unfinished last line is skipped, not cut."""
-    path = Path(run_dir) / PREDICTIONS
+    path = Path(run_dir) / name
     if not path.exists():
         return []
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, Prediction] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            data = json.loads(line)
+            record = Prediction.from_json(data) if isinstance(data, dict) else None
+        except (json.JSONDecodeError, TypeError):
             continue
-        if isinstance(record, dict) and "id" in record:
-            records[record["id"]] = record
+        if record is not None:
+            records[record.id] = record
     return [records[key] for key in sorted(records)]
+
+
+def read_calibration(run_dir: Path) -> list[Prediction]:
+    """Error feedback's calibration answers (none for other strategies)."""
+    return read_predictions(run_dir, CALIBRATION)
 
 
 def find_run_dirs(folders: Iterable[Path]) -> list[Path]:

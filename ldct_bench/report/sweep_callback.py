@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from ldct_bench.run.rundir import RESULTS
+from ldct_bench.report.wandb_env import SWEEP_GROUP_ENV
+from ldct_bench.run.results import RESULTS
 
-SWEEP_GROUP_ENV = "LDCT_BENCH_SWEEP_GROUP"  # read by the W&B logger: one group for all jobs of a sweep
+OWN_LAUNCHER = "ConcurrentLauncher"  # ldct-bench's launcher (ldct_bench/sweep/launcher.py)
 
 
 def _stamps(folder: Path) -> dict[Path, int]:
@@ -37,13 +38,20 @@ class SweepLeaderboard(Callback):
         os.environ[SWEEP_GROUP_ENV] = f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{sweep_dir.resolve().name}"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from ldct_bench.report.board_files import write_all
-        from ldct_bench.report.leaderboard import newest_per_key, ranked, rows_from_run_dirs
-
         os.environ.pop(SWEEP_GROUP_ENV, None)
+        if str(OmegaConf.select(config, "hydra.launcher._target_", default="")).endswith(OWN_LAUNCHER):
+            return  # it wrote the sweep's leaderboard itself, with the points it ran
         sweep_dir = Path(config.hydra.sweep.dir)
         changed = [path.parent for path, stamp in _stamps(sweep_dir).items() if self._before.get(path) != stamp]
-        rows = rows_from_run_dirs(sorted(changed))
-        if rows:
-            paths = write_all(ranked(newest_per_key(rows)), sweep_dir)
-            print(f"sweep leaderboard ({len(rows)} runs): {paths['md']} and {paths['html']}")
+        write_sweep_leaderboard(sorted(changed), sweep_dir)
+
+
+def write_sweep_leaderboard(run_dirs: list[Path], sweep_dir: Path) -> None:
+    """leaderboard.md/.csv/.html of these runs in the sweep dir, one row per setting, and the line naming them."""
+    from ldct_bench.report.board_files import write_all
+    from ldct_bench.report.leaderboard import newest_per_key, ranked, rows_from_run_dirs
+
+    rows = rows_from_run_dirs(run_dirs)
+    if rows:
+        paths = write_all(ranked(newest_per_key(rows)), sweep_dir)
+        print(f"sweep leaderboard ({len(rows)} runs): {paths['md']} and {paths['html']}")

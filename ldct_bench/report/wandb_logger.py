@@ -8,14 +8,12 @@ and results.json + predictions.jsonl as an artifact.
 
 from __future__ import annotations
 
-import netrc
 import os
 import re
 import sys
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import urlsplit
 
 import wandb
 from hydra.core.hydra_config import HydraConfig
@@ -26,12 +24,13 @@ from PIL import Image
 from ldct_bench.data.render import window_u8
 from ldct_bench.data.task import load_task
 from ldct_bench.errors import UserError
-from ldct_bench.run.rundir import PREDICTIONS, RESULTS
+from ldct_bench.run.records import Prediction
+from ldct_bench.run.results import RESULTS, Results
+from ldct_bench.run.rundir import PREDICTIONS
 from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.secrets import mask_override, mask_secrets
 from ldct_bench.report.plots import score_histogram, scored_pairs, title_of
-from ldct_bench.report.setting import run_name
-from ldct_bench.report.sweep_callback import SWEEP_GROUP_ENV
+from ldct_bench.report.wandb_env import SWEEP_GROUP_ENV, resolve_mode
 
 THUMBNAIL = 128
 ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", "target_category", "explanation",
@@ -39,31 +38,6 @@ ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", 
 DATA_DIR_ENV = "WANDB_DATA_DIR"  # where wandb stages artifact files before upload
 STAGING = "staging"  # that folder, inside the offline-run folder, when the user has not chosen one
 WEAVE_ENV = "WANDB_DISABLE_WEAVE"
-_ENV_MODES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
-
-
-def has_wandb_key() -> bool:
-    """True when wandb would find credentials: WANDB_API_KEY, an identity token, or a netrc entry (`wandb login`)."""
-    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        return True
-    host = urlsplit(os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").netloc
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    try:
-        return netrc.netrc(path).authenticators(host) is not None
-    except (OSError, netrc.NetrcParseError):
-        return False
-
-
-def resolve_mode(configured: str) -> str:
-    """online | offline | disabled; `auto` follows WANDB_MODE if set, else online only with a key."""
-    mode = str(configured)
-    if mode == "auto":
-        env = os.environ.get("WANDB_MODE", "").strip().lower()
-        mode = _ENV_MODES.get(env) or ("online" if has_wandb_key() else "offline")
-    if mode == "online" and not has_wandb_key():
-        raise UserError("W&B online mode needs a key: run `wandb login` or set WANDB_API_KEY, "
-                        "or use logger.mode=offline (sync later with `wandb sync`)")
-    return mode
 
 
 def sweep_group(cfg: DictConfig) -> str | None:
@@ -75,23 +49,27 @@ def sweep_group(cfg: DictConfig) -> str | None:
     return os.environ.get(SWEEP_GROUP_ENV) or f"sweep-{Path(HydraConfig.get().sweep.dir).resolve().name}"
 
 
-def summary_metrics(results: dict[str, Any]) -> dict[str, Any]:
+def summary_metrics(results: Results) -> dict[str, Any]:
     """Flat W&B summary: the three correlations and overall with CIs, coverage, failures, tokens, cost."""
-    summary: dict[str, Any] = dict(results["metrics"])
-    for name, (low, high) in results["ci"].items():
+    summary: dict[str, Any] = dict(results.metrics)
+    for name, (low, high) in results.ci.items():
         summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = low, high
     for key in ("n", "n_scored", "coverage", "n_failed", "cost_usd", "cost_usd_this_run", "requests_this_run",
                 "cached_answers", "seconds"):
-        summary[key] = results.get(key)
-    summary.update({f"failures/{kind}": count for kind, count in results["failures"].items()})
-    summary.update({f"tokens/{kind}": count for kind, count in results["tokens"].items()})
+        summary[key] = getattr(results, key)
+    summary.update({f"failures/{kind}": count for kind, count in results.failures.items()})
+    summary.update({f"tokens/{kind}": count for kind, count in results.tokens.items()})
     return summary
 
 
-def run_config(cfg: DictConfig, run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
+IDENTITY_FIELDS = ("task", "model", "strategy", "selection", "shots", "metadata", "seed", "repeats", "scoring",
+                   "identity")
+
+
+def run_config(cfg: DictConfig, run_dir: Path, results: Results) -> dict[str, Any]:
     """The resolved config with secrets masked, plus the run's identity as the leaderboard keys it."""
     config = mask_secrets(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
-    config["benchmark"] = {key: results[key] for key in ("task", "model", "strategy", "shots", "metadata", "seed")}
+    config["benchmark"] = {key: getattr(results, key) for key in IDENTITY_FIELDS}
     config["benchmark"]["run_dir"] = str(run_dir)
     return config
 
@@ -105,22 +83,20 @@ def thumbnails(cfg: DictConfig, ids: list[str]) -> dict[str, Image.Image]:
             .resize((THUMBNAIL, THUMBNAIL), Image.Resampling.LANCZOS) for item_id in ids if item_id in known}
 
 
-def items_table(records: list[dict[str, Any]], images: dict[str, Image.Image]) -> Any:
+def items_table(records: list[Prediction], images: dict[str, Image.Image]) -> Any:
     """One row per test item: thumbnail, target, prediction, error, the model's words, shots and tokens."""
     table = wandb.Table(columns=ITEM_COLUMNS)
-    for record in records:
-        score, usage = record.get("score"), record.get("usage") or {}
-        image = images.get(record["id"])
+    for r in records:
+        image = images.get(r.id)
         table.add_data(
-            record["id"], wandb.Image(image, caption=f"{record['id']} target {record['target']}") if image else None,
-            record["target"], score, None if score is None else round(abs(score - record["target"]), 4),
-            record.get("category"), CATEGORIES[category_of(record["target"])], record.get("explanation") or "",
-            ", ".join(record.get("example_ids") or []), usage.get("prompt_tokens"), usage.get("completion_tokens"),
-            record.get("error") or "")
+            r.id, wandb.Image(image, caption=f"{r.id} target {r.target}") if image else None,
+            r.target, r.score, None if r.score is None else round(abs(r.score - r.target), 4),
+            r.category, CATEGORIES[category_of(r.target)], r.explanation or "", ", ".join(r.example_ids),
+            r.usage.get("prompt_tokens"), r.usage.get("completion_tokens"), r.error or "")
     return table
 
 
-def charts(records: list[dict[str, Any]], results: dict[str, Any], figures: dict[str, Path]) -> dict:
+def charts(records: list[Prediction], results: Results, figures: dict[str, Path]) -> dict:
     """Both figures twice: the PNGs as images, and native W&B charts (scatter; the two distributions)."""
     targets, scores = scored_pairs(records)
     pairs = wandb.Table(columns=["radiologist", "model"], data=[[float(t), float(s)] for t, s in zip(targets, scores)])
@@ -136,9 +112,9 @@ def charts(records: list[dict[str, Any]], results: dict[str, Any], figures: dict
     }
 
 
-def results_artifact(run_dir: Path, results: dict[str, Any]) -> Any:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{results['task']}-{run_name(results)}-s{results['seed']}")
-    artifact = wandb.Artifact(name, type="ldct-bench-run", metadata={"overall": results["metrics"]["overall"]})
+def results_artifact(run_dir: Path, results: Results) -> Any:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{results.task}-{results.name}")
+    artifact = wandb.Artifact(name, type="ldct-bench-run", metadata={"overall": results.overall})
     for file_name in (RESULTS, PREDICTIONS):
         if (Path(run_dir) / file_name).exists():
             artifact.add_file(str(Path(run_dir) / file_name), name=file_name)
@@ -221,13 +197,14 @@ def send(mode: str, project: str, entity: str | None, fill: Callable[[Any], None
     print(line)
 
 
-def log_wandb_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any], records: list[dict[str, Any]],
-                  figures: dict[str, Path]) -> None:
-    """Send one finished run to W&B; W&B's own chatter is silenced in favour of one line."""
+def log_wandb_run(cfg: DictConfig, run_dir: Path, results: Results, records: list[Prediction],
+                  figures: dict[str, Path], group: str | None = None) -> None:
+    """Send one finished run to W&B; W&B's own chatter is silenced in favour of one line. `group` names the
+    sweep the run belongs to (else the configured group, or the current Hydra multirun's)."""
     mode = resolve_mode(getattr(cfg.logger.mode, "value", cfg.logger.mode))
     if mode == "disabled":
         return
-    images = thumbnails(cfg, [r["id"] for r in records])
+    images = thumbnails(cfg, [r.id for r in records])
 
     def fill(run: Any) -> None:
         run.summary.update(summary_metrics(results))
@@ -235,7 +212,7 @@ def log_wandb_run(cfg: DictConfig, run_dir: Path, results: dict[str, Any], recor
         run.log_artifact(results_artifact(run_dir, results))
 
     send(mode, cfg.logger.project, cfg.logger.entity, fill, f"results are saved in {run_dir}", dir=str(run_dir),
-         name=run_name(results), group=sweep_group(cfg), tags=list(cfg.logger.tags), job_type="eval",
+         name=results.name, group=group or sweep_group(cfg), tags=list(cfg.logger.tags), job_type="eval",
          config=run_config(cfg, run_dir, results))
 
 

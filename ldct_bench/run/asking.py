@@ -15,7 +15,7 @@ from ldct_bench.reading.scoring import reader
 from ldct_bench.backends.base import BackendError, Completion, ModelBackend, Request, Usage
 from ldct_bench.run.cache import ResponseCache, cache_key
 from ldct_bench.config.schema import CacheMode
-from ldct_bench.errors import UserError
+from ldct_bench.errors import UserError, first_line
 
 REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
 Reader = Callable[[Completion], Any]  # raises AnswerError on an unusable reply
@@ -31,6 +31,7 @@ class Outcome:
     attempts: int = 0
     reasks: int = 0
     cached: bool = False
+    unstored: str | None = None  # the response cache refused this good answer (a full disk): why
 
 
 def read_safely(read: Reader, completion: Completion) -> tuple[Any | None, str | None]:
@@ -48,13 +49,12 @@ class Asker:
                  read: Reader = reader("text"), seed: int | None = None):
         self.backend = backend
         self.read = read  # a score by default; region labels too
-        self.cache = cache if getattr(backend, "cacheable", True) and mode != CacheMode.off else None
+        self.cache = cache if backend.remote and mode != CacheMode.off else None
         self.mode = mode
         self.reasks = reasks
         self.seed = seed
         self.requests_sent = 0
         self.fatal: UserError | None = None  # a rejected key or unknown model: every later ask fails at once
-        self.store_error: str | None = None  # the cache refused an answer: the run stops taking new items
 
     async def ask(self, request: Request, sample: int = 0) -> Outcome:
         """The answer to `request`; `sample` numbers independent answers to the same messages."""
@@ -80,29 +80,31 @@ class Asker:
             outcome.attempts += completion.attempts
             outcome.reasks = reask
             outcome.raw = completion.text
-            outcome.answer, outcome.error = read_safely(self.read, completion)
+            outcome.answer, outcome.error = (completion.answer, None) if completion.answer is not None \
+                else read_safely(self.read, completion)
             if outcome.answer is None:
                 current = Request(request.item, [*request.messages, {"role": "assistant", "content": completion.text},
                                                  {"role": "user", "content": REASK.format(reason=outcome.error)}],
                                   request.example_ids)
                 continue
             if self.cache:  # under the original messages, so a rerun of the same item is free
-                self._store(key, completion, outcome.usage)
+                outcome.unstored = self._store(self.cache, key, completion, outcome.usage)
             return outcome
         return outcome
 
-    def _store(self, key: str, completion: Completion, usage: Usage) -> None:
-        """Put a good answer in the cache; a cache that refuses it (full disk) is noted, the answer kept."""
+    def _store(self, cache: ResponseCache, key: str, completion: Completion, usage: Usage) -> str | None:
+        """Put a good answer in the cache; None, or why the cache refused it (a full disk: the answer is kept)."""
         try:
-            self.cache.put(key, str(self.backend.identity().get("model_id")), completion.text,  # type: ignore[union-attr]
-                           usage.as_dict(), completion.logprobs)
+            cache.put(key, str(self.backend.identity().get("model_id")), completion.text, usage.as_dict(),
+                      completion.logprobs)
         except (sqlite3.Error, OSError, UserError, ValueError) as exc:  # ValueError: text SQLite cannot encode
-            self.store_error = self.store_error or str(exc).splitlines()[0][:200]
+            return first_line(exc)
+        return None
 
     async def _send(self, request: Request) -> Completion:
         if self.fatal is not None:
             raise self.fatal
-        self.requests_sent += 1
+        self.requests_sent += self.backend.remote
         try:
             return await self.backend.complete(request)
         except UserError as exc:

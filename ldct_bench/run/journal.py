@@ -1,8 +1,8 @@
 """predictions.jsonl: one JSON line per finished item, appended and flushed; the run's source of truth.
 
-A record that cannot be written (a full disk) is kept in memory and written with the next record that
-can be; what is still unwritten when the run stops goes to a rescue file on another filesystem, which
-the next run into the same run dir folds back in. A paid answer is never dropped.
+A line that cannot be written (a full disk) is kept in memory and written with the next one that can be;
+what is still unwritten when the run finishes goes to a rescue file on another filesystem, which the next
+run into the same run dir folds back in. A paid answer is never dropped.
 """
 
 from __future__ import annotations
@@ -11,10 +11,20 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
 
 from ldct_bench.paths import rescue_dir
+from ldct_bench.run.records import Prediction
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Where a journal's lines went when it was finished."""
+
+    unwritten: int = 0  # lines the disk refused to the end
+    rescued_to: Path | None = None  # the rescue file now holding them
+    error: OSError | None = None  # why they could not be rescued either (they are lost unless cached)
 
 
 class Journal:
@@ -31,9 +41,9 @@ class Journal:
         name = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16] + "-" + self.path.name
         return [rescue_dir() / name, Path(tempfile.gettempdir()) / "ldct-bench-rescued" / name]
 
-    def read(self) -> dict[str, dict[str, Any]]:
-        """Finished items by id (the last record of an id wins); drops a trailing partial line and folds
-        in the lines an earlier run had to put in its rescue file."""
+    def read(self) -> dict[str, Prediction]:
+        """Finished items by id (the last line of an id wins); drops a trailing partial line and folds in the
+        lines an earlier run had to put in its rescue file (OSError while the disk still refuses them)."""
         self._fold_rescued()
         if not self.path.exists():
             return {}
@@ -42,14 +52,14 @@ class Journal:
         if len(complete) != len(raw):  # killed mid-line: cut the fragment so appends stay valid
             with open(self.path, "r+b") as handle:
                 handle.truncate(len(complete))
-        records: dict[str, dict[str, Any]] = {}
+        records: dict[str, Prediction] = {}
         for line in complete.decode("utf-8").splitlines():
             if line.strip():
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
+                    record = Prediction.from_json(json.loads(line))
+                except (json.JSONDecodeError, TypeError):
                     continue
-                records[record["id"]] = record
+                records[record.id] = record
         return records
 
     def _fold_rescued(self) -> None:
@@ -59,10 +69,11 @@ class Journal:
                 self.flush()  # raises OSError while the disk is still full; the rescue file stays
                 rescue.unlink()
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write one record; OSError when the disk refuses it (the record is kept and retried)."""
+    def append(self, record: Prediction) -> None:
+        """Write one line; OSError when the disk refuses it (the line is kept and retried with the next);
+        TypeError or ValueError when the record cannot be JSON (nothing is kept)."""
         # ASCII escapes: a reply may hold a lone surrogate, which has no UTF-8 form (json reads it back the same)
-        self.pending.append((json.dumps(record) + "\n").encode("ascii"))
+        self.pending.append((json.dumps(record.to_json()) + "\n").encode("ascii"))
         self.flush()
 
     def flush(self) -> None:
@@ -85,10 +96,22 @@ class Journal:
             self._good += len(line)
             self.pending.pop(0)
 
-    def rescue(self) -> Path | None:
-        """Put the lines the disk refused into a rescue file; its path (None when nothing was pending)."""
+    def finish(self) -> Finished:
+        """Last try at the lines the disk refused, close, and put what is still unwritten in a rescue file."""
+        try:
+            self.flush()
+        except OSError:
+            pass
+        if self._fd is not None:
+            try:
+                os.fsync(self._fd)
+            except OSError:
+                pass
+            os.close(self._fd)
+            self._fd = None
         if not self.pending:
-            return None
+            return Finished()
+        unwritten = len(self.pending)
         error: OSError | None = None
         for rescue in self.rescue_paths():
             try:
@@ -99,19 +122,5 @@ class Journal:
                 error = exc
                 continue
             self.pending.clear()
-            return rescue
-        raise error  # type: ignore[misc]
-
-    def close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.fsync(self._fd)
-            finally:
-                os.close(self._fd)
-                self._fd = None
-
-
-def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            return Finished(unwritten, rescue)
+        return Finished(unwritten, None, error)

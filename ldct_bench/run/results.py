@@ -1,120 +1,176 @@
-"""results.json: metrics with CIs over the scored items, coverage, failures, tokens and cost."""
+"""results.json, typed: metrics with intervals over the scored items, coverage, failures, tokens and cost.
+
+`Results` is what a run writes and what every report reads back (the leaderboard, `compare`, plots, W&B, the
+viewer); published tables and W&B runs are read into the same type, with what they lack left unset.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import math
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from ldct_bench.stats.metrics import NAMES, confidence_intervals, correlations
-from ldct_bench.paths import write_atomic
-from ldct_bench.run.rundir import RESULTS
+from ldct_bench.config.identity import NO_PROMPT, Identity, shows_prompt
 from ldct_bench.config.schema import effective_shots
-from ldct_bench.report.setting import BASELINE, NO_PROMPT, setting_text
-from ldct_bench.cards.lifecycle import LIFECYCLE_FIELDS
+from ldct_bench.paths import write_atomic
+from ldct_bench.run.records import Prediction
+from ldct_bench.stats.metrics import ALL, NAMES, confidence_intervals, correlations
+
+RESULTS = "results.json"
+# Written only when set: a plain run's file keeps its shape, and other sources lack them.
+_ONLY_WHEN_SET = ("sample_spread", "single_sample_metrics", "source_file", "source", "identity", "diagnostics",
+                  "batch")
 
 
+@dataclass
+class Results:
+    model: str
+    task: str
+    strategy: str  # `baseline` or `external` for runs that showed no prompt
+    metrics: dict[str, float | None]
+    selection: str | None = None
+    shots: int | None = None
+    metadata: str = "-"
+    seed: int | None = None
+    metrics_abs: dict[str, float | None] = field(default_factory=dict)
+    ci: dict[str, list[float | None]] = field(default_factory=dict)
+    n: int | None = None
+    n_answered: int = 0
+    n_scored: int = 0
+    coverage: float | None = None
+    failures: dict[str, int] = field(default_factory=dict)
+    n_failed: int = 0
+    complete: bool = True
+    stopped_by_budget: bool = False
+    tokens: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    cost_usd_this_run: float = 0.0
+    requests_this_run: int = 0
+    cached_answers: int = 0
+    seconds: float = 0.0
+    config_digest: str = ""
+    repeats: int = 1
+    scoring: str = "text"
+    read_from: dict[str, int] = field(default_factory=dict)
+    category_disagreements: int = 0
+    sample_spread: float | None = None
+    single_sample_metrics: dict[str, dict[str, float | None]] | None = None
+    source_file: str | None = None  # `ldct-bench score`: the file the predictions came from
+    source: str | None = None  # a published row: where it was published
+    identity: dict[str, Any] | None = None  # config/identity.py: the run's name and the settings behind it
+    diagnostics: dict[str, Any] | None = None
+    batch: dict[str, Any] | None = None  # batch=true: the batches and the price used
 
-def config_digest(cfg: DictConfig, data_fingerprint: str) -> str:
-    """Fingerprint of what determines the answers (not limits, loggers, caches or concurrency)."""
-    model = OmegaConf.to_container(cfg.model, resolve=True, enum_to_str=True)
-    for volatile in ("concurrency", "timeout_s", "max_retries", "max_retry_after_s", "rate_limit_rpm", "description",
-                     "serve", *LIFECYCLE_FIELDS):
-        model.pop(volatile, None)
-    parts = {"model": model, "task": cfg.task.name, "data": data_fingerprint, "strategy": OmegaConf.to_container(cfg.strategy, resolve=True),
-             "shots": effective_shots(cfg.shots, cfg.strategy), "metadata": cfg.metadata.name, "seed": cfg.seed}
-    for name, default in (("repeats", 1), ("scoring", "text")):  # named only when set, so older run dirs still match
-        if cfg.get(name, default) != default:
-            parts[name] = cfg[name]
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    @property
+    def overall(self) -> float | None:
+        return self.metrics.get("overall")
+
+    @property
+    def name(self) -> str:
+        """The run's one-word name (`o3-few_shot-random-k10-none-s0`), also for runs written before names existed."""
+        if self.identity and self.identity.get("name"):
+            return str(self.identity["name"])
+        if self.strategy in NO_PROMPT:
+            return f"{self.model}-{self.strategy}"
+        return f"{self.model}-{self.strategy}-k{self.shots}-{self.metadata}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for name in _ONLY_WHEN_SET:
+            if data[name] is None:
+                del data[name]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Results":
+        """Results from any version's results.json, a W&B run or a published table (unknown keys are ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
-def _finite(value: float) -> float | None:
+def read_results(run_dir: Path) -> Results | None:
+    """The run's results.json, or None when it is missing or not an ldct-bench results file."""
+    try:
+        data = json.loads((Path(run_dir) / RESULTS).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not {"metrics", "model", "task", "strategy"} <= set(data):
+        return None
+    return Results.from_json(data)
+
+
+def write_results(run_dir: Path, results: Results) -> Path:
+    path = Path(run_dir) / RESULTS
+    write_atomic(path, json.dumps(results.to_json(), indent=2))
+    return path
+
+
+def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), 6)
 
 
-def sample_statistics(records: list[dict[str, Any]]) -> dict[str, Any]:
+def sample_statistics(records: list[Prediction]) -> dict[str, Any]:
     """With repeated samples: the per-item spread (mean sd of an item's samples) and each metric's mean and sd
     over the single-sample runs (sample j of every item), which shows how much one run's numbers could move."""
-    multi = [r for r in records if len(r.get("scores") or []) > 1]
+    multi = [(r.target, r.scores) for r in records if r.scores is not None and len(r.scores) > 1]
     if not multi:
         return {}
-    spreads = [float(np.std([s for s in r["scores"] if s is not None], ddof=1)) for r in multi
-               if sum(s is not None for s in r["scores"]) > 1]
+    spreads = [float(np.std(readable, ddof=1)) for _, scores in multi
+               for readable in [[s for s in scores if s is not None]] if len(readable) > 1]
     per_sample = []
-    for j in range(max(len(r["scores"]) for r in multi)):
-        pairs = [(r["target"], r["scores"][j]) for r in multi if j < len(r["scores"]) and r["scores"][j] is not None]
+    for j in range(max(len(scores) for _, scores in multi)):
+        pairs = [(target, scores[j]) for target, scores in multi if j < len(scores) and scores[j] is not None]
         per_sample.append(correlations([t for t, _ in pairs], [s for _, s in pairs]))
     return {
         "sample_spread": _finite(float(np.mean(spreads))) if spreads else None,
         "single_sample_metrics": {
             name: {"mean": _finite(float(np.mean(values))) if values else None,
                    "sd": _finite(float(np.std(values, ddof=1))) if len(values) > 1 else None}
-            for name in (*NAMES, "overall")
+            for name in ALL
             for values in [[m[name] for m in per_sample if math.isfinite(m[name])]]},
     }
 
 
-def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, digest: str, requests: int,
-              spent: float, seconds: float, stopped_by_budget: bool) -> dict[str, Any]:
-    scored = [r for r in records if r.get("score") is not None]
-    targets, scores = [r["target"] for r in scored], [r["score"] for r in scored]
+def summarize(cfg: DictConfig, records: list[Prediction], n_items: int, *, digest: str, requests: int,
+              spent: float, seconds: float, stopped_by_budget: bool, identity: Identity | None = None) -> Results:
+    """The results of a run's journal lines (`n_items` test items were to be scored)."""
+    scored = [r for r in records if r.score is not None]
+    targets, scores = [r.target for r in scored], [r.score for r in scored if r.score is not None]
     values = correlations(targets, scores)
     ci = confidence_intervals(targets, scores)
-    failures = Counter((r.get("error") or "unknown").split(":")[0] for r in records if r.get("score") is None)
-    usage = Counter()
+    failures = Counter((r.error or "unknown").split(":")[0] for r in records if r.score is None)
+    usage: Counter[str] = Counter()
     for record in records:
-        usage.update(record.get("usage") or {})
-    costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
-    strategy = BASELINE if cfg.model.backend == BASELINE else cfg.strategy.name  # a baseline asks no prompt
-    shots = None if strategy in NO_PROMPT else effective_shots(cfg.shots, cfg.strategy)
-    return {
-        "model": cfg.model.name, "task": cfg.task.name, "strategy": strategy,
-        "selection": cfg.strategy.selection if shots else None,
-        "shots": shots, "metadata": cfg.metadata.name, "seed": cfg.seed,
-        "metrics": {name: _finite(values[name]) for name in (*NAMES, "overall")},
-        "metrics_abs": {name: _finite(abs(values[name])) for name in NAMES},
-        "ci": {name: [_finite(lo), _finite(hi)] for name, (lo, hi) in ci.items()},
-        "n": n_items, "n_answered": len(records), "n_scored": len(scored),
-        "coverage": round(len(scored) / n_items, 6) if n_items else 0.0,
-        "failures": dict(failures), "n_failed": sum(failures.values()),
-        "complete": len(records) == n_items,
-        "stopped_by_budget": stopped_by_budget,
-        "tokens": {k: int(usage.get(k, 0)) for k in ("prompt_tokens", "completion_tokens", "cached_tokens")},
-        "cost_usd": round(sum(costs), 6) if costs else None,
-        "cost_usd_this_run": round(spent, 6),
-        "requests_this_run": requests,
-        "cached_answers": sum(1 for r in records if r.get("cached")),
-        "seconds": round(seconds, 3),
-        "config_digest": digest,
-        "repeats": cfg.get("repeats", 1), "scoring": cfg.get("scoring", "text"),
-        "read_from": dict(Counter(r["read_from"] for r in scored if r.get("read_from"))),
-        "category_disagreements": sum(1 for r in scored if r.get("category_disagrees")),
+        usage.update(record.usage or {})
+    costs = [r.cost_usd for r in records if r.cost_usd is not None]
+    prompted = shows_prompt(cfg)
+    strategy = str(cfg.strategy.name) if prompted else str(cfg.model.backend)  # baseline or external
+    shots = effective_shots(cfg.shots, cfg.strategy) if prompted else None
+    return Results(
+        model=cfg.model.name, task=cfg.task.name, strategy=strategy,
+        selection=str(cfg.strategy.selection) if shots else None, shots=shots,
+        metadata=cfg.metadata.name if prompted else "-", seed=cfg.seed if prompted else None,
+        metrics={name: _finite(values[name]) for name in ALL},
+        metrics_abs={name: _finite(abs(values[name])) for name in NAMES},
+        ci={name: [_finite(lo), _finite(hi)] for name, (lo, hi) in ci.items()},
+        n=n_items, n_answered=len(records), n_scored=len(scored),
+        coverage=round(len(scored) / n_items, 6) if n_items else 0.0,
+        failures=dict(failures), n_failed=sum(failures.values()), complete=len(records) == n_items,
+        stopped_by_budget=stopped_by_budget,
+        tokens={k: int(usage.get(k, 0)) for k in ("prompt_tokens", "completion_tokens", "cached_tokens")},
+        cost_usd=round(sum(costs), 6) if costs else None, cost_usd_this_run=round(spent, 6),
+        requests_this_run=requests, cached_answers=sum(1 for r in records if r.cached),
+        seconds=round(seconds, 3), config_digest=digest,
+        repeats=int(cfg.repeats) if prompted else 1, scoring=str(cfg.scoring) if prompted else "text",
+        read_from=dict(Counter(r.read_from for r in scored if r.read_from)),
+        category_disagreements=sum(1 for r in scored if r.category_disagrees),
+        identity=identity.as_json() if identity else None,
         **sample_statistics(records),
-    }
-
-
-def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
-    path = Path(run_dir) / RESULTS
-    write_atomic(path, json.dumps(results, indent=2))
-    return path
-
-
-def format_table(results: dict[str, Any]) -> str:
-    """The short table a run prints."""
-    lines = [f"{results['model']} | {results['task']} | {setting_text(results)}",
-             f"{'metric':<8} {'value':>8}   95% CI"]
-    for name in (*NAMES, "overall"):
-        value, (lo, hi) = results["metrics"][name], results["ci"][name]
-        show = (lambda v: f"{v:.4f}" if v is not None else "n/a")
-        lines.append(f"{name.upper():<8} {show(value):>8}   [{show(lo)}, {show(hi)}]")
-    cost = results["cost_usd"]
-    lines.append(f"scored {results['n_scored']}/{results['n']} (coverage {results['coverage']:.0%}), "
-                 f"failures {results['n_failed']}, cost {'$%.4f' % cost if cost is not None else 'n/a'}")
-    return "\n".join(lines)
+    )

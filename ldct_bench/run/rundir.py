@@ -1,5 +1,9 @@
-"""A run dir belongs to one configuration and one process at a time; `resume=DIR` replays the overrides it
-was made with; a run that stops before its first answer leaves no run dir behind."""
+"""A run dir: the folder one configuration's answers live in, owned by one run at a time.
+
+`RunDir` owns the folder's life: the lock held for the whole run (`held`), the claim that binds it to one
+configuration (`claim`), the journals and results inside it, and the clean-up of a start that never got an
+answer, so a corrected command starts clean. `resume=DIR` replays the overrides a run dir was made with.
+"""
 
 from __future__ import annotations
 
@@ -8,96 +12,146 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
-from ldct_bench.errors import UserError
+from ldct_bench.errors import SaveError, UserError
+from ldct_bench.run.journal import Journal
+from ldct_bench.run.results import RESULTS, Results, write_results
 from ldct_bench.secrets import mask_override
 
-RUN_FILE = "run.json"  # config digest and overrides: what resume replays
+RUN_FILE = "run.json"  # config digest, the run's identity and overrides: what resume replays
 PREDICTIONS = "predictions.jsonl"  # the journal of test items: the run's source of truth
 CALIBRATION = "calibration.jsonl"  # error feedback's calibration answers
-RESULTS = "results.json"
-LOCK_FILE = ".lock"  # held (flock) for the whole run; the kernel drops it when the process dies
-_SET_UP = (".hydra", "__main__.log", RUN_FILE, LOCK_FILE)  # what a start writes before any answer
+LOCK_FILE = ".lock"  # held (flock) for the whole run and removed after it; the kernel drops it when the process dies
+_SET_UP = (".hydra", RUN_FILE, LOCK_FILE)  # what a start writes before any answer
 _OUTPUT_KEYS = ("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir=")
 
 
-def has_answers(run_dir: Path) -> bool:
-    """True when the run dir's journals, or the rescue files of answers its disk refused, hold an answer."""
-    from ldct_bench.run.journal import Journal  # the journal module reads rundir's names: imported here, one way
+class RunDir:
+    def __init__(self, path: Path | str):
+        self.path = Path(path).resolve()
+        self.predictions = Journal(self.path / PREDICTIONS)
+        self.calibration = Journal(self.path / CALIBRATION)
+        self._lock_fd: int | None = None
 
-    journals = [Journal(Path(run_dir) / name) for name in (PREDICTIONS, CALIBRATION)]
-    return any(j.path.is_file() and j.path.stat().st_size > 0 for j in journals) or \
-        any(path.exists() for j in journals for path in j.rescue_paths())
+    def __str__(self) -> str:
+        return str(self.path)
 
+    def has_answers(self) -> bool:
+        """True when the journals, or the rescue files of answers the disk refused, hold an answer."""
+        journals = (self.predictions, self.calibration)
+        return any(j.path.is_file() and j.path.stat().st_size > 0 for j in journals) or \
+            any(path.exists() for j in journals for path in j.rescue_paths())
 
-class RunLock:
-    """One run per run dir: an exclusive lock on `<run dir>/.lock` naming the process that holds it."""
+    # ---- one run at a time ----
 
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / LOCK_FILE
-        self._fd: int | None = None
+    @property
+    def locked(self) -> bool:
+        """Whether this object holds the run dir's lock."""
+        return self._lock_fd is not None
 
-    def acquire(self) -> None:
+    def lock(self) -> None:
         """Take the lock or raise UserError naming its holder; a lock left by a killed process is free again."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise UserError(f"cannot write to run dir {self.path.parent} ({exc.strerror}); "
-                            "set hydra.run.dir to a writable folder") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise UserError(f"run dir {self.path.parent} is in use by {holder}; wait for that run to finish "
-                            "(or stop it), or pick another hydra.run.dir") from None
+        path = self.path / LOCK_FILE
+        while True:
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise UserError(f"cannot write to run dir {self.path} ({exc.strerror}); "
+                                "set hydra.run.dir to a writable folder") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise UserError(f"run dir {self.path} is in use by {holder}; wait for that run to finish "
+                                "(or stop it), or pick another hydra.run.dir") from None
+            if _same_file(fd, path):
+                break
+            os.close(fd)  # the holder removed the file as we opened it: lock the new one
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()} (started {time.strftime('%Y-%m-%d %H:%M:%S')})".encode())
-        self._fd = fd
+        self._lock_fd = fd
 
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+    def unlock(self) -> None:
+        """Remove the lock file while still holding it, then let go (a waiting run notices and locks anew)."""
+        if self._lock_fd is not None:
+            (self.path / LOCK_FILE).unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
-
-def remove_unused(run_dir: Path) -> None:
-    """Undo a start that never got an answer: what it set up goes, then the folders left empty."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir() or has_answers(run_dir):
-        return
-    for name in _SET_UP:
-        path = run_dir / name
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.exists():
-            path.unlink(missing_ok=True)
-    for folder in [run_dir, *list(run_dir.parents)[:3]]:
+    @contextmanager
+    def held(self) -> Iterator["RunDir"]:
+        """The run dir for one run: locked throughout; a start that fails before its first answer leaves nothing
+        behind, while a failure to save keeps the dir (its resume command needs run.json)."""
+        self.lock()
         try:
-            folder.rmdir()  # only empty folders go: nothing of the user's is ever removed
-        except OSError:
-            break
+            yield self
+        except SaveError:
+            raise
+        except BaseException:
+            self.remove_unused()
+            raise
+        finally:
+            self.unlock()
+
+    def remove_unused(self) -> None:
+        """Undo a start that never got an answer: what it set up goes, then the folders left empty."""
+        if not self.path.is_dir() or self.has_answers():
+            return
+        for name in _SET_UP:  # a lock we hold stays held: the open file outlives its name
+            path = self.path / name
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.exists():
+                path.unlink(missing_ok=True)
+        for folder in [self.path, *list(self.path.parents)[:3]]:
+            try:
+                folder.rmdir()  # only empty folders go: nothing of the user's is ever removed
+            except OSError:
+                break
+
+    # ---- bound to one configuration ----
+
+    def claim(self, digest: str, overrides: list[str], identity: dict[str, Any] | None = None) -> None:
+        """Record the config digest, identity and overrides on first use; refuse a run dir whose answers came
+        from another configuration (a run dir without answers is simply taken over)."""
+        path = self.path / RUN_FILE
+        if path.exists() and self.has_answers():
+            stored = json.loads(path.read_text()).get("config_digest")
+            if stored != digest:
+                raise UserError(f"run dir {self.path} holds answers of a different configuration (digest {stored}, "
+                                f"this run {digest}); pick another hydra.run.dir or delete that folder")
+            return
+        record = {"config_digest": digest, "identity": identity, "overrides": [mask_override(o) for o in overrides],
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record, indent=2, default=str))
+        except OSError as exc:
+            raise UserError(f"cannot write to run dir {self.path} ({exc.strerror}); "
+                            "set hydra.run.dir to a writable folder") from None
+
+    def write_results(self, results: Results) -> Path:
+        try:
+            return write_results(self.path, results)
+        except OSError as exc:
+            raise SaveError(f"cannot write {self.path / RESULTS} ({exc.strerror or exc}); every answer is in "
+                            f"{self.predictions.path}; free some space, then continue with: "
+                            f"{self.resume_command()}") from None
+
+    def resume_command(self) -> str:
+        return resume_command(self.path)
 
 
-def claim(run_dir: Path, digest: str, overrides: list[str]) -> None:
-    """Record the config digest and overrides on first use; refuse a run dir whose answers came from another
-    config (a run dir without answers is simply taken over)."""
-    path = Path(run_dir) / RUN_FILE
-    if path.exists() and has_answers(run_dir):
-        stored = json.loads(path.read_text()).get("config_digest")
-        if stored != digest:
-            raise UserError(f"run dir {run_dir} holds answers of a different configuration "
-                            f"(digest {stored}, this run {digest}); pick another hydra.run.dir or delete that folder")
-        return
+def _same_file(fd: int, path: Path) -> bool:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"config_digest": digest, "overrides": [mask_override(o) for o in overrides],
-                                    "created": time.strftime("%Y-%m-%dT%H:%M:%S")}, indent=2))
-    except OSError as exc:
-        raise UserError(f"cannot write to run dir {run_dir} ({exc.strerror}); "
-                        "set hydra.run.dir to a writable folder") from None
+        return os.fstat(fd).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
 
 
 def resume_command(run_dir: Path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, Sequence
 
 import numpy as np
 from scipy import stats
@@ -27,24 +27,32 @@ class PairedDelta:
     n: int
 
 
-def _scored(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {str(r["id"]): r for r in records
-            if isinstance(r.get("score"), (int, float)) and math.isfinite(r["score"])}
+class Scored(Protocol):
+    """One item's answer as the comparison needs it (a journal record is one)."""
+
+    id: str
+    target: float
+    score: float | None
 
 
-def shared_items(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> list[tuple[float, float, float]]:
+def _scored(records: Sequence[Scored]) -> dict[str, Scored]:
+    return {str(r.id): r for r in records if r.score is not None and math.isfinite(r.score)}
+
+
+def shared_items(records_a: Sequence[Scored], records_b: Sequence[Scored]) -> list[tuple[float, float, float]]:
     """(target, score A, score B) of the items both runs scored, by id; refuses items whose targets differ."""
     a, b = _scored(records_a), _scored(records_b)
     rows = []
     for key in sorted(a.keys() & b.keys()):
-        if a[key]["target"] != b[key]["target"]:
-            raise UserError(f"item {key} has target {a[key]['target']} in one run and {b[key]['target']} in the "
+        first, second = a[key], b[key]
+        if first.target != second.target:
+            raise UserError(f"item {key} has target {first.target} in one run and {second.target} in the "
                             "other; compare runs of the same task and data")
-        rows.append((float(a[key]["target"]), float(a[key]["score"]), float(b[key]["score"])))
+        rows.append((float(first.target), float(first.score or 0.0), float(second.score or 0.0)))
     return rows
 
 
-def paired_deltas(records_a: list[dict], records_b: list[dict], resamples: int = 2000, seed: int = 0,
+def paired_deltas(records_a: Sequence[Scored], records_b: Sequence[Scored], resamples: int = 2000, seed: int = 0,
                   level: float = 0.95) -> dict[str, PairedDelta]:
     """B - A for plcc, srocc, krocc and overall over the items both runs scored (records are
     predictions.jsonl lines with id, target, score; score None = failure).

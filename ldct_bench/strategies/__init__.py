@@ -18,7 +18,7 @@ from ldct_bench.strategies.selection import check_policy, select, shuffled
 
 ZERO_SHOT_TEMPLATE = "zero_shot.txt"
 CALIBRATIONS = ("pool", "per_item")  # error_feedback: one scored pool, or fresh draws per test image
-Calibration = Mapping[str, dict[str, Any]]  # calibration.jsonl records by item id
+Calibration = Mapping[str, "float | None"]  # the model's earlier score of each calibration image (None: failed)
 
 
 class FewShot:
@@ -113,11 +113,11 @@ class ErrorFeedback(FewShot):
         selection policy (same region by default)."""
         if self.per_item:
             drawn = self.draws[item.id]
-            scored = [example for example in drawn if calibration.get(example.id, {}).get("score") is not None]
+            scored = [example for example in drawn if calibration.get(example.id) is not None]
             if not scored:
                 raise NoExamples(f"none of the {len(drawn)} calibration images drawn for it got a score")
             return scored
-        scored = [example for example in self.calibration if calibration.get(example.id, {}).get("score") is not None]
+        scored = [example for example in self.calibration if calibration.get(example.id) is not None]
         if len(scored) < self.shots:
             raise UserError(f"error_feedback needs {self.shots} scored calibration images and the model scored "
                             f"{len(scored)} of {len(self.calibration)} (see calibration.jsonl); lower shots or "
@@ -126,13 +126,30 @@ class ErrorFeedback(FewShot):
 
     def example_turns(self, example: Item, number: int, calibration: Calibration) -> list[dict[str, Any]]:
         """The image with its true score, the model's earlier score and the absolute error, then the true answer."""
-        predicted = calibration[example.id]["score"]
+        predicted = calibration[example.id]
+        assert predicted is not None  # `examples` shows only images the model scored
         feedback = (f"True score: {example.target:.1f}. Your earlier score: {predicted:.1f}. "
                     f"Absolute error: {abs(example.target - predicted):.2f}.")
         return [image_turn(example, self.task, self.metadata, f"Calibration example {number}.", feedback),
                 reference_answer(example.target)]
 
 
+class NoPrompt:
+    """For a model that reads pixels itself (the noise baseline): each request names its item and shows nothing."""
+
+    shots = 0
+
+    def calibration_items(self) -> list[Item]:
+        return []
+
+    def calibration_request(self, item: Item) -> Request:
+        return Request(item, [])
+
+    def request(self, item: Item, index: int, calibration: Calibration) -> Request:
+        return Request(item, [])
+
+
+Strategy = FewShot | NoPrompt
 STRATEGIES = ("zero_shot", "few_shot", "error_feedback")
 
 
