@@ -4,6 +4,7 @@ It answers /v1/chat/completions with a JSON quality score derived from the last 
 records every request, and can add latency and inject faults (429 with Retry-After, 500,
 markdown-wrapped or malformed replies, stalls) on a fixed cycle, so runs are reproducible.
 `python -m ldct_bench.testing.stub_server --port 0` prints its URL; it also stands in for `vllm serve`.
+It also serves OpenAI's Batch API (/v1/files, /v1/batches) through ldct_bench.testing.batch_stub.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from PIL import Image
+
+from ldct_bench.testing.batch_stub import LINE_FAULTS, PLANS, BatchStub
 
 FAULTS = ("ok", "429", "500", "400", "401", "markdown", "malformed", "stall", "drop", "unparseable", "refusal",
           "cutoff", "trickle")
@@ -61,6 +64,7 @@ class StubState:
     trickle_s: float = 2.0  # "trickle": the body comes one byte at a time, this far apart
     answer: Callable[[dict[str, Any]], str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)  # headers: case-insensitive, as sent
+    batch: BatchStub = field(default_factory=BatchStub)  # the Batch API's settings and what it saw
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self) -> tuple[str, dict[str, Any]]:
@@ -112,6 +116,32 @@ def level_logprobs(text: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     return tokens
 
 
+ERROR_REPLIES = {
+    "500": (500, {"error": {"message": "internal error"}}),
+    "400": (400, {"error": {"message": "maximum context length exceeded", "type": "invalid_request_error"}}),
+}
+
+
+def chat_reply(state: StubState, body: dict[str, Any], fault: str = "ok", index: int = 0) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body /v1/chat/completions answers for a request body under a fault; batch lines are
+    answered by this same function, so batch and chat runs of the same requests give the same predictions."""
+    if fault in ERROR_REPLIES:
+        return ERROR_REPLIES[fault]
+    prompt_tokens, _ = _count_tokens(body)
+    # cutoff: the token budget went on thinking
+    text = "" if fault == "cutoff" else state.reply_text(body, fault, index)
+    return 200, {
+        "id": f"stub-{index + 1}", "object": "chat.completion", "created": int(time.time()),
+        "model": body.get("model", "stub"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "logprobs": {"content": level_logprobs(text, body)} if body.get("logprobs") else None,
+                     "finish_reason": "length" if fault == "cutoff" else "stop"}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 512 if fault == "cutoff" else len(text) // 4,
+                  "total_tokens": prompt_tokens + len(text) // 4,
+                  "prompt_tokens_details": {"cached_tokens": 0}},
+    }
+
+
 def _count_tokens(body: dict[str, Any]) -> tuple[int, int]:
     images, chars = 0, 0
     for message in body.get("messages", []):
@@ -133,19 +163,28 @@ class StubHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         return None
 
-    def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(payload)
 
+    def _batch_api(self, method: str, raw: bytes = b"") -> bool:
+        """Serve a Batch API path (files, batches); False when the path is not one."""
+        answer = functools.partial(chat_reply, self.state)
+        reply = self.state.batch.handle(method, self.path, self.headers.get("Content-Type", ""), raw, answer)
+        if reply is not None:
+            self._send(reply[0], reply[1], content_type=reply[2])
+        return reply is not None
+
     def do_GET(self) -> None:
         if self.path.rstrip("/") in ("/health", "/v1/models"):
             self._send(200, json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}).encode())
-        else:
+        elif not self._batch_api("GET"):
             self._send(404, b'{"error": {"message": "not found"}}')
 
     def _trickle(self, payload: bytes) -> None:
@@ -163,8 +202,10 @@ class StubHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self._batch_api("POST", raw):
+            return None
+        body = json.loads(raw or b"{}")
         state = self.state
         fault, where = state.next_fault()
         with state.lock:
@@ -174,10 +215,6 @@ class StubHandler(BaseHTTPRequestHandler):
         if fault == "429":
             return self._send(429, b'{"error": {"message": "rate limited", "type": "rate_limit"}}',
                               {"Retry-After": str(state.retry_after_s)})
-        if fault == "500":
-            return self._send(500, b'{"error": {"message": "internal error"}}')
-        if fault == "400":
-            return self._send(400, b'{"error": {"message": "maximum context length exceeded", "type": "invalid_request_error"}}')
         if fault == "401":  # like real providers, echo the key that was refused
             key = self.headers.get("Authorization", "").removeprefix("Bearer ")
             return self._send(401, json.dumps({"error": {"message": f"Incorrect API key provided: {key}",
@@ -190,22 +227,10 @@ class StubHandler(BaseHTTPRequestHandler):
             return None
         if fault == "malformed":
             return self._send(200, b'{"choices": [ this is not json')
-        prompt_tokens, _ = _count_tokens(body)
-        # cutoff: the token budget went on thinking
-        text = "" if fault == "cutoff" else state.reply_text(body, fault, where["index"])
-        payload = {
-            "id": f"stub-{len(state.requests)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "stub"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": {"content": level_logprobs(text, body)} if body.get("logprobs") else None,
-                         "finish_reason": "length" if fault == "cutoff" else "stop"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 512 if fault == "cutoff" else len(text) // 4,
-                      "total_tokens": prompt_tokens + len(text) // 4,
-                      "prompt_tokens_details": {"cached_tokens": 0}},
-        }
+        status, payload = chat_reply(state, body, fault, where["index"])
         if fault == "trickle":
             return self._trickle(json.dumps(payload).encode())
-        self._send(200, json.dumps(payload).encode())
+        self._send(status, json.dumps(payload).encode())
 
 
 class StubHTTPServer(ThreadingHTTPServer):
@@ -225,14 +250,30 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
     parser.add_argument("--faults", default="", help=f"comma-separated cycle of: {', '.join(FAULTS)}")
+    parser.add_argument("--batch-seconds", type=float, default=1.0, help="a batch's time from creation to completion")
+    parser.add_argument("--batch-plans", default="", help=f"per created batch, in order: {', '.join(PLANS)}")
+    parser.add_argument("--batch-expire-after", type=float, default=0.5,
+                        help="an 'expire' batch expires once this fraction of its lines is answered")
+    parser.add_argument("--batch-faults", default="", help=f"cycle over a batch's lines: {', '.join(LINE_FAULTS)}")
     args, _ = parser.parse_known_args()  # a stand-in for `vllm serve` ignores vLLM's own flags
-    state = StubState(latency_s=args.latency, faults=[f for f in args.faults.split(",") if f])
+    batch = BatchStub(seconds=args.batch_seconds, plans=_names(args.batch_plans, PLANS, parser),
+                      expire_after=args.batch_expire_after, faults=_names(args.batch_faults, LINE_FAULTS, parser))
+    state = StubState(latency_s=args.latency, faults=[f for f in args.faults.split(",") if f], batch=batch)
     server = make_server(state, args.host, args.port)
     print(f"stub OpenAI-compatible server on http://{args.host}:{server.server_address[1]}/v1", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def _names(value: str, allowed: tuple[str, ...], parser: argparse.ArgumentParser) -> list[str]:
+    """A comma-separated flag's names; a misspelt one stops the server at start, not a batch later."""
+    names = [name for name in value.split(",") if name]
+    for name in names:
+        if name not in allowed:
+            parser.error(f"{name!r} is not one of {', '.join(allowed)}")
+    return names
 
 
 if __name__ == "__main__":
