@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from .stats.metrics import NAMES, confidence_intervals, correlations
+from .stats.metrics import NAMES, confidence_intervals, correlations, undefined_reason
 from .paths import write_atomic
 from .rundir import RESULTS
 from .config import effective_shots
@@ -80,6 +80,7 @@ def summarize(cfg: DictConfig, records: list[dict[str, Any]], n_items: int, *, d
         "shots": shots, "metadata": cfg.metadata.name, "seed": cfg.seed,
         "metrics": {name: _finite(values[name]) for name in (*NAMES, "overall")},
         "metrics_abs": {name: _finite(abs(values[name])) for name in NAMES},
+        "metrics_undefined": undefined_reason(targets, scores),
         "ci": {name: [_finite(lo), _finite(hi)] for name, (lo, hi) in ci.items()},
         "n": n_items, "n_answered": len(records), "n_scored": len(scored),
         "coverage": round(len(scored) / n_items, 6) if n_items else 0.0,
@@ -114,6 +115,8 @@ def format_table(results: dict[str, Any]) -> str:
         value, (lo, hi) = results["metrics"][name], results["ci"][name]
         show = (lambda v: f"{v:.4f}" if v is not None else "n/a")
         lines.append(f"{name.upper():<8} {show(value):>8}   [{show(lo)}, {show(hi)}]")
+    if results.get("metrics_undefined"):
+        lines.append(f"n/a: {results['metrics_undefined']}")
     cost = results["cost_usd"]
     lines.append(f"scored {results['n_scored']}/{results['n']} (coverage {results['coverage']:.0%}), "
                  f"failures {results['n_failed']}, cost {'$%.4f' % cost if cost is not None else 'n/a'}")

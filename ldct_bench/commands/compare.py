@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..stats.metrics import ALL
+from ..stats.metrics import ALL, undefined_reason
 from ..stats.paired import PairedDelta, paired_deltas, shared_items
 from ..report.runs import read_predictions, read_results
+from ..report.setting import prompted, setting_text
+
+# Settings outside setting_text that change the answers, with the value a results.json without them means.
+_SETTINGS = {"seed": None, "repeats": 1, "scoring": "text"}
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -20,9 +24,21 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return results, read_predictions(run_dir)
 
 
-def _label(results: dict[str, Any]) -> str:
-    return (f"{results['model']} | {results['strategy']} k={results.get('shots')} | metadata={results['metadata']} "
-            f"| seed={results.get('seed')}")
+def _labels(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, str]:
+    """Each run's model and setting, plus every setting in which the two runs differ (the seed of a prompted
+    run always: it picks the examples); when nothing shown differs but the config digests do (a card's
+    field, the data, the scored file), the digests."""
+    differ = {key for key, default in _SETTINGS.items() if a.get(key, default) != b.get(key, default)}
+
+    def shown(results: dict[str, Any], digest: bool = False) -> str:
+        keys = [key for key in _SETTINGS if key in differ or (key == "seed" and prompted(results))]
+        return " | ".join([results["model"], setting_text(results),
+                           *(f"{key}={results.get(key, _SETTINGS[key])}" for key in keys),
+                           *([f"config {results.get('config_digest')}"] if digest else [])])
+
+    if shown(a) == shown(b) and a.get("config_digest") != b.get("config_digest"):
+        return shown(a, digest=True), shown(b, digest=True)
+    return shown(a), shown(b)
 
 
 def _show(value: float, signed: bool = False) -> str:
@@ -30,7 +46,7 @@ def _show(value: float, signed: bool = False) -> str:
 
 
 def _p(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:.4f}"
+    return "n/a" if not math.isfinite(value) else "< 0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
 def _scored(records: list[dict[str, Any]]) -> int:
@@ -39,12 +55,12 @@ def _scored(records: list[dict[str, Any]]) -> int:
 
 def format_deltas(deltas: dict[str, PairedDelta], level: float) -> str:
     """The table `compare` prints: A, B, B - A, its interval and p-value per metric."""
-    lines = [f"{'metric':<8} {'A':>8} {'B':>8} {'B - A':>8}   {level:.0%} CI{'':<13} {'p':>7}"]
+    lines = [f"{'metric':<8} {'A':>8} {'B':>8} {'B - A':>8}   {level:.0%} CI{'':<13} {'p':>8}"]
     for name in ALL:
         d = deltas[name]
         interval = f"[{_show(d.low, True)}, {_show(d.high, True)}]"
         lines.append(f"{name.upper():<8} {_show(d.a):>8} {_show(d.b):>8} {_show(d.delta, True):>8}   "
-                     f"{interval:<20} {_p(d.p_value):>7}")
+                     f"{interval:<20} {_p(d.p_value):>8}")
     return "\n".join(lines)
 
 
@@ -56,16 +72,23 @@ def run(args: argparse.Namespace) -> None:
     if results_a["task"] != results_b["task"]:
         raise UserError(f"the runs scored different tasks ({results_a['task']} and {results_b['task']}); "
                         "compare two runs of the same task")
-    n = len(shared_items(records_a, records_b))
+    rows = shared_items(records_a, records_b)
+    n = len(rows)
     if n == 0:
         raise UserError(f"no item was scored by both runs ({args.run_a}, {args.run_b}); compare runs over the same items")
     deltas = paired_deltas(records_a, records_b, resamples=args.resamples, seed=args.seed, level=args.level)
-    print(f"A: {_label(results_a)}  ({args.run_a})\nB: {_label(results_b)}  ({args.run_b})")
+    label_a, label_b = _labels(results_a, results_b)
+    print(f"A: {label_a}  ({args.run_a})\nB: {label_b}  ({args.run_b})")
     print(f"{n} shared items scored by both (A scored {_scored(records_a)}, B scored {_scored(records_b)}); "
           f"paired bootstrap, {args.resamples} resamples, seed {args.seed}")
     print(format_deltas(deltas, args.level))
     if n < 3:
         print("fewer than 3 shared items: the correlations are undefined")
+        return
+    for side, column in (("A", 1), ("B", 2)):
+        reason = undefined_reason([row[0] for row in rows], [row[column] for row in rows])
+        if reason:
+            print(f"{side} on the shared items: {reason}")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
