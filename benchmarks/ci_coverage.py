@@ -2,16 +2,16 @@
 
 Targets are means of 5 integer 0-4 ratings (multiples of 0.2); predictions have one decimal and half
 of them are whole numbers (as models answer), so both sides carry ties. A latent bivariate normal pair
-drives both; its correlation is set so that the population PLCC equals rho (0.5, 0.7, 0.9), and the
+drives both; its correlation is set so that the population PLCC equals rho (0.2, 0.5, 0.7, 0.9), and the
 true value of every metric is taken from one sample of 10**6. Every method sees the same 1000 bootstrap
-draws and jackknife values per replication; the shipped method is run through `confidence_intervals` itself.
-Prints coverage per method, metric, n and rho, the Monte Carlo standard error and the median interval
-width; then the coverage of paired intervals of B - A (two readers of the same items) for a true
-difference of 0 and of about 0.2.
+draws and jackknife values per replication; the shipped methods are run through `confidence_intervals` and
+`paired_delta` themselves. Prints coverage per method, metric, n and rho, the Monte Carlo standard error, the
+median interval width and how often the shipped overall interval was clipped at 0; then the coverage of
+paired intervals of B - A (two readers of the same items) for a true difference of 0 and of about 0.2.
 
     python benchmarks/ci_coverage.py [--reps 1000] [--paired-reps 400] [--resamples 1000]
 
-About 2.5 minutes on the idle 2-core machine, 10 minutes at a load of 5.
+About 4.5 minutes on the 2-core machine beside other work (a load of 1-3).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from scipy import optimize, special, stats
 
 from ldct_bench.stats.metrics import ALL, confidence_intervals, correlations, jackknife_se, leave_one_out_weights, \
     resample_weights, weighted_correlations
+from ldct_bench.stats.paired import paired_delta
 
-SIZES, RHOS = (10, 30, 300), (0.5, 0.7, 0.9)
+SIZES, RHOS = (10, 30, 300), (0.2, 0.5, 0.7, 0.9)
 Z = float(special.ndtri(0.975))
 
 
@@ -50,8 +51,11 @@ def draw(rng: np.random.Generator, n: int, latent: float) -> tuple[np.ndarray, n
 
 
 def population(latent: float, size: int = 10 ** 6) -> dict[str, float]:
+    """The true metrics, from scipy: `correlations` holds an n x n pair matrix, too big for 10**6 items."""
     targets, pred = draw(np.random.default_rng(12345), size, latent)
-    return correlations(targets, pred)
+    values = {"plcc": stats.pearsonr(targets, pred)[0], "srocc": stats.spearmanr(targets, pred)[0],
+              "krocc": stats.kendalltau(targets, pred, variant="b")[0]}
+    return {**{name: float(v) for name, v in values.items()}, "overall": float(sum(map(abs, values.values())))}
 
 
 def latent_for(rho: float) -> float:
@@ -114,12 +118,6 @@ def fisher_bootstrap_se_t(name: str, est: float, boot: np.ndarray, jack: np.ndar
     return list(scale * np.tanh([z - t * se, z + t * se]))
 
 
-def raw_bootstrap_se_t(name: str, est: float, boot: np.ndarray, jack: np.ndarray, n: int) -> list[float]:
-    """Bootstrap SE with a t(n-1) quantile on the metric's own scale (for differences, which have no z)."""
-    se, t = boot[np.isfinite(boot)].std(ddof=1), stats.t.ppf(0.975, n - 1)
-    return [est - t * se, est + t * se]
-
-
 def raw_jackknife_t(name: str, est: float, boot: np.ndarray, jack: np.ndarray, n: int) -> list[float]:
     """Jackknife SE with a t(n-1) quantile on the metric's own scale."""
     se, t = jackknife_se(jack[np.isfinite(jack)]), stats.t.ppf(0.975, n - 1)
@@ -132,9 +130,9 @@ METHODS: dict[str, Callable[..., list[float]]] = {
 }
 SHIPPED = "Fisher z, jackknife SE + t (shipped)"  # ldct_bench.stats.metrics.confidence_intervals itself
 PAIRED_METHODS: dict[str, Callable[..., list[float]]] = {
-    "percentile": percentile, "BCa": bca, "bootstrap SE + t (shipped)": raw_bootstrap_se_t,
-    "jackknife SE + t": raw_jackknife_t,
+    "percentile": percentile, "BCa": bca, "jackknife SE + t": raw_jackknife_t,
 }
+SHIPPED_PAIRED = "bootstrap SE + t (shipped)"  # ldct_bench.stats.paired.paired_delta itself
 
 
 def replicate(rng: np.random.Generator, n: int, latent: float, resamples: int) -> dict[str, dict[str, list[float]]]:
@@ -156,7 +154,7 @@ def paired_coverage(reps: int, n: int, latent_a: float, latent_b: float, truth: 
                     resamples: int) -> dict[str, dict[str, float]]:
     """Share of intervals of B - A (same items, same resamples for both runs) holding the true difference."""
     rng = np.random.default_rng(7 + n)
-    hits = {m: dict.fromkeys(ALL, 0) for m in PAIRED_METHODS}
+    hits = {m: dict.fromkeys(ALL, 0) for m in (*PAIRED_METHODS, SHIPPED_PAIRED)}
     for _ in range(reps):
         truth_col = rng.standard_normal(n)  # one shared truth, two independent readers
         targets, a = draw_given(rng, truth_col, latent_a)
@@ -169,6 +167,8 @@ def paired_coverage(reps: int, n: int, latent_a: float, latent_b: float, truth: 
             for method, fn in PAIRED_METHODS.items():
                 lo, hi = fn(name, est, d[:resamples], d[resamples:], n)
                 hits[method][name] += lo <= truth[name] <= hi
+            shipped = paired_delta(name, pa[name], pb[name], d[:resamples], n, 0.95)
+            hits[SHIPPED_PAIRED][name] += shipped.low <= truth[name] <= shipped.high
     return {m: {name: count / reps for name, count in row.items()} for m, row in hits.items()}
 
 
@@ -191,8 +191,11 @@ def main() -> None:
             rng = np.random.default_rng(1000 * n + int(rho * 10))
             cover = {m: dict.fromkeys(ALL, 0) for m in (*METHODS, SHIPPED)}
             widths = {m: {name: [] for name in ALL} for m in (*METHODS, SHIPPED)}
+            clipped = 0
             for _ in range(args.reps):
-                for method, intervals in replicate(rng, n, latent, args.resamples).items():
+                by_method = replicate(rng, n, latent, args.resamples)
+                clipped += by_method[SHIPPED]["overall"][0] == 0.0 < by_method[SHIPPED]["overall"][1] < 3.0
+                for method, intervals in by_method.items():
                     for name, (lo, hi) in intervals.items():
                         cover[method][name] += lo <= truth[name] <= hi
                         widths[method][name].append(hi - lo)
@@ -202,6 +205,7 @@ def main() -> None:
                 width = " ".join(f"{np.nanmedian(widths[method][name]):.3f}" if not math.isnan(widths[method][name][0])
                                  else "n/a" for name in ALL)
                 print(f"{n:>4} {method:<36}{cells}   {width}", flush=True)
+            print(f"{'':>4} {'overall clipped at 0 (shipped)':<36}{clipped / args.reps:9.3f}", flush=True)
     latents = {rho: latent_for(rho) for rho in (0.5, 0.7)}
     truths = {rho: population(latent) for rho, latent in latents.items()}
     for n in (30, 300):

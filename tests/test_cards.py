@@ -74,7 +74,8 @@ def test_bad_lifecycle_fields_fail_in_one_line(tmp_path, monkeypatch, field, val
 
 def test_list_models_shows_status_checked_date_and_successor(capsys):
     cli_main(["list", "models"])
-    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]
+             if not line.startswith("   ")}  # rows, not their wrapped descriptions
     assert "retired 2026-06-15, successor claude-sonnet-5-5, checked 2026-11-30" in lines["claude-sonnet-4"]
     assert "deprecated 2027-01-14, successor gpt-6-luna" in lines["gpt-4o"]
     assert all("checked 2026-11-30" in line for line in lines.values())

@@ -25,12 +25,12 @@ def records(targets: np.ndarray, scores: list[float | None], ids: list[str] | No
             for i, t, s in zip(ids, targets, scores)]
 
 
-def write_run(run_dir: Path, lines: list[Prediction], task: str = "ldct_iqa", model: str = "stub") -> Path:
+def write_run(run_dir: Path, lines: list[Prediction], task: str = "ldct_iqa", model: str = "stub", **setting) -> Path:
     run_dir.mkdir(parents=True)
     (run_dir / "predictions.jsonl").write_text("".join(json.dumps(line.to_json()) + "\n" for line in lines))
     (run_dir / "results.json").write_text(json.dumps({
-        "model": model, "task": task, "strategy": "few_shot", "shots": 10, "metadata": "none", "seed": 0,
-        "metrics": {name: None for name in ALL}}))
+        "model": model, "task": task, "strategy": "few_shot", "selection": "random", "shots": 10, "metadata": "none",
+        "seed": 0, "metrics": {name: None for name in ALL}, **setting}))
     return run_dir
 
 
@@ -107,6 +107,22 @@ def test_a_clearly_better_run_has_a_small_p_value_and_an_interval_above_zero():
     assert paired_deltas(strong, weak, resamples=500)["overall"].high < 0
 
 
+def test_paired_intervals_stay_where_a_difference_can_lie():
+    """Six items, B nearly perfect: B - A is near the edge of its range ([-2, 2] for a correlation, [-3, 3]
+    for overall) and +- t x SE would cross it; the interval stops at the edge."""
+    y = np.array([0.2, 1.0, 1.8, 2.6, 3.4, 4.0])
+    b = records(y, [0.3, 1.2, 1.6, 2.8, 3.2, 3.9])
+    crossed = set()
+    for a in ([2.5, 1.1, 0.2, 0.1, 3.3, 3.6], [3.8, 3.0, 2.5, 1.0, 0.5, 0.2]):
+        for name, d in paired_deltas(records(y, a), b, resamples=300).items():
+            span = 3 if name == "overall" else 2
+            assert -span <= d.low <= d.delta <= d.high <= span, name
+            if d.delta + (d.delta - d.low) > span:  # the unclipped upper end, from the untouched lower one
+                assert d.high == span
+                crossed.add(name)
+    assert {"plcc", "krocc", "overall"} <= crossed
+
+
 def test_fewer_than_three_shared_items_give_no_interval():
     lines = records(np.array([1.0, 2.0]), [1.0, 2.0])
     d = paired_deltas(lines, lines)["plcc"]
@@ -148,3 +164,44 @@ def test_items_with_different_targets_are_not_the_same_item():
     from ldct_bench.errors import UserError
     with pytest.raises(UserError, match="test002 has target 3.0 in one run and 3.5"):
         paired_deltas(a, b)
+
+
+def header(out: str) -> tuple[str, str]:
+    lines = out.splitlines()
+    return lines[0].split("  (")[0], lines[1].split("  (")[0]
+
+
+def test_headers_name_every_setting_in_which_the_runs_differ(tmp_path, capsys):
+    y = np.linspace(0, 4, 12)
+    lines = records(y, [float(round(v + (i % 3) * 0.3, 1)) for i, v in enumerate(y)])
+    runs = {
+        "plain": write_run(tmp_path / "plain", lines, config_digest="aaaa"),  # an older run: no repeats, scoring
+        "sampled": write_run(tmp_path / "sampled", lines, repeats=5, scoring="expected", config_digest="bbbb"),
+        "card": write_run(tmp_path / "card", lines, config_digest="cccc"),  # e.g. the card's temperature changed
+        "baseline": write_run(tmp_path / "baseline", lines, model="noise-baseline", strategy="baseline",
+                              selection=None, shots=None, config_digest="dddd"),
+        "external": write_run(tmp_path / "external", lines, model="paper-o3", strategy="external", selection=None,
+                              shots=None, metadata="-", config_digest="eeee"),
+    }
+
+    def compared(a: str, b: str) -> tuple[str, str]:
+        main(["compare", str(runs[a]), str(runs[b]), "--resamples", "100"])
+        return header(capsys.readouterr().out)
+
+    assert compared("plain", "sampled") == (
+        "A: stub | few_shot/random k=10 | metadata none | seed=0",
+        "B: stub | few_shot/random k=10 | metadata none | repeats 5 | scoring expected | seed=0")
+    assert compared("plain", "card") == ("A: stub | few_shot/random k=10 | metadata none | seed=0 | config aaaa",
+                                         "B: stub | few_shot/random k=10 | metadata none | seed=0 | config cccc")
+    assert compared("baseline", "external") == ("A: noise-baseline | baseline (no prompt)",
+                                                 "B: paper-o3 | predictions made elsewhere")
+
+
+def test_a_tiny_p_value_is_printed_as_below_the_shown_precision(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 5, (200, 5)).mean(axis=1)
+    weak = write_run(tmp_path / "weak", records(y, list(np.round(y + rng.normal(0, 1.5, 200), 1))))
+    strong = write_run(tmp_path / "strong", records(y, list(np.round(y + rng.normal(0, 0.3, 200), 1))))
+    main(["compare", str(weak), str(strong), "--resamples", "300"])
+    overall = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("OVERALL"))
+    assert overall.endswith("< 0.0001") and "0.0000" not in overall

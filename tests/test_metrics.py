@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats
 
-from ldct_bench.stats.metrics import confidence_intervals, correlations
+from ldct_bench.stats.metrics import confidence_intervals, correlations, undefined_reason
 
 
 def test_perfect_and_reversed_order():
@@ -64,6 +64,18 @@ def test_matches_scipy_with_our_ties(seed):
 def test_undefined_cases_are_nan_not_errors():
     assert math.isnan(correlations([1, 2], [1, 2])["overall"])
     assert math.isnan(correlations([1, 2, 3], [2, 2, 2])["plcc"])
+
+
+@pytest.mark.parametrize("targets, scores, reason", [
+    ([], [], "metrics need at least 3 scored items; 0 were scored"),
+    ([2.6], [2.7], "metrics need at least 3 scored items; 1 was scored"),
+    ([1, 2, 3], [3.1, 3.1, 3.1], "all predictions are equal (3.1): correlations are undefined"),
+    ([2.2, 2.2, 2.2], [1, 2, 3], "all targets are equal (2.2): correlations are undefined"),
+    ([1, 2, 3], [1, 3, 2], None),
+])
+def test_undefined_reason_says_why_exactly_when_the_metrics_are_nan(targets, scores, reason):
+    assert undefined_reason(targets, scores) == reason
+    assert math.isnan(correlations(targets, scores)["overall"]) == (reason is not None)
 
 
 def test_intervals_bracket_the_estimate_and_are_deterministic():
@@ -127,19 +139,41 @@ def test_leave_one_out_rows_equal_scipy_without_that_item():
             assert batch[name][i] == pytest.approx(value, abs=1e-12)
 
 
+def _fisher_by_hand(y, p, name: str, scale: float, level: float) -> list[float]:
+    """z = atanh(metric / scale), SE from the leave-one-out values on that scale, a t(n-1) quantile, tanh back."""
+    import numpy as np
+    n = len(y)
+    z = np.arctanh(np.array([correlations(np.delete(y, i), np.delete(p, i))[name] for i in range(n)]) / scale)
+    se = math.sqrt((n - 1) / n * ((z - z.mean()) ** 2).sum())
+    centre, t = np.arctanh(correlations(y, p)[name] / scale), stats.t.ppf((1 + level) / 2, n - 1)
+    return [scale * math.tanh(centre - t * se), scale * math.tanh(centre + t * se)]
+
+
 def test_intervals_are_fisher_z_jackknife_t_computed_by_hand():
-    """The method benchmarks/ci_coverage.py chose: z = atanh(r) (overall / 3 for overall), SE from the
-    leave-one-out values on that scale, a t(n-1) quantile, and back with tanh."""
+    """The method benchmarks/ci_coverage.py chose (overall as overall / 3), on a run strong enough that the
+    bound below (next test) does not bite."""
     import numpy as np
     y, p = _ours_like(np.random.default_rng(7), 20)
     ci = confidence_intervals(y, p, level=0.9)
-    point = correlations(y, p)
-    t = stats.t.ppf(0.95, 19)
     for name, scale in (("plcc", 1), ("srocc", 1), ("krocc", 1), ("overall", 3)):
-        z = np.arctanh(np.array([correlations(np.delete(y, i), np.delete(p, i))[name] for i in range(20)]) / scale)
-        se = math.sqrt(19 / 20 * ((z - z.mean()) ** 2).sum())
-        centre = np.arctanh(point[name] / scale)
-        assert ci[name] == pytest.approx([scale * math.tanh(centre - t * se), scale * math.tanh(centre + t * se)])
+        assert ci[name] == pytest.approx(_fisher_by_hand(y, p, name, scale, 0.9))
+    assert ci["overall"][0] > 0
+
+
+def test_intervals_never_leave_the_metrics_range():
+    """Weak runs of 12 items: overall / 3 through Fisher z comes back in (-3, 3), but no overall is below 0.
+    The lower end is clipped there and nothing else changes."""
+    import numpy as np
+    clipped = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        y, p = np.round(rng.uniform(0, 4, 12), 1), np.round(rng.uniform(0, 4, 12), 1)
+        ci = confidence_intervals(y, p)
+        assert all(-1 <= lo <= hi <= 1 for name, (lo, hi) in ci.items() if name != "overall")
+        low, high = _fisher_by_hand(y, p, "overall", 3, 0.95)
+        assert ci["overall"] == pytest.approx([max(0.0, low), high])
+        clipped += low < 0
+    assert clipped >= 5  # the case the bound exists for was exercised
 
 
 def test_an_item_that_alone_makes_a_metric_defined_gives_the_widest_interval():

@@ -1,15 +1,23 @@
 """`ldct-bench score`: predictions made elsewhere become a normal run dir that the leaderboard and W&B show."""
 
 import json
+from pathlib import Path
 
 import pytest
+from scipy import stats
 
 from conftest import read_jsonl
 from ldct_bench.cli import main as cli_main
+from ldct_bench.data.release import prepare
 from ldct_bench.report.leaderboard import build
+from releases import write_small_release
 from wandb_offline import offline_runs
 
 SCORES = [2.0, 2.3, 2.6, 2.9, 3.2, 1.1, 0.4, 3.9, 1.7, 2.2]
+# The paper authors' own file, byte for byte (CRLF, no final newline): itu-biai/lmms-ldct-iqa,
+# "AI Prediction File Examples/O3 Scores EF.txt" (CC BY-NC 4.0). Its title line, then eleven predictions.
+PAPER_EF_O3 = Path(__file__).parent / "data" / "paper_ef_o3.txt"
+PAPER_SCORES = [2.7, 2.2, 0.6, 3.0, 3.0, 3.1, 2.4, 3.7, 1.8, 2.8, 1.7]
 
 
 def score(argv, capsys):
@@ -97,9 +105,54 @@ def test_unmatched_and_duplicated_ids_are_listed_in_one_line_and_nothing_is_writ
     assert not (tmp_path / "run").exists()
 
 
+@pytest.fixture(scope="module")
+def paper_task(tmp_path_factory):
+    """A prepared release whose test split is test000.tif ... test010.tif: the ids of the paper's files."""
+    root = tmp_path_factory.mktemp("paper-ids")
+    train, test = write_small_release(root / "raw", ["0000.tif", "0001.tif"], [f"test{i:03d}.tif" for i in range(11)])
+    return prepare(train, test, root / "dataset")
+
+
+def score_on(paper_task, path, out, capsys, name="paper-ef-o3"):
+    return score([str(path), "task=ldct_iqa", f"task.path={paper_task}", "--name", name, "--out", str(out)], capsys)
+
+
+def test_the_papers_published_file_is_scored_as_it_is(paper_task, tmp_path, capsys):
+    code, stdout, err = score_on(paper_task, PAPER_EF_O3, tmp_path / "run", capsys)
+    assert code == 0, err
+    assert err.strip().splitlines() == [
+        f"ldct-bench: note: {PAPER_EF_O3}: skipped line 1 'EF-O3 Results' before the first prediction"]
+    lines = read_jsonl(tmp_path / "run" / "predictions.jsonl")
+    assert [line["id"] for line in lines] == [f"test{i:03d}.tif" for i in range(11)]
+    assert [line["score"] for line in lines] == PAPER_SCORES
+    assert lines[8]["category"] == "Fair"  # as the authors wrote it, although 1.8 is Poor by the floor rule
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    targets = [line["target"] for line in lines]
+    assert (results["n_scored"], results["coverage"], results.get("metrics_undefined")) == (11, 1.0, None)
+    assert results["metrics"]["plcc"] == pytest.approx(stats.pearsonr(targets, PAPER_SCORES)[0], abs=1e-6)
+    assert results["metrics"]["krocc"] == pytest.approx(stats.kendalltau(targets, PAPER_SCORES)[0], abs=1e-6)
+    assert "scored 11/11" in stdout and "n/a:" not in stdout
+
+
+@pytest.mark.parametrize("lines, reason", [
+    (['"test000.tif": 2.7, Good', '"test001.tif": 2.2, Fair'], "metrics need at least 3 scored items; 2 were scored"),
+    ([f'"test{i:03d}.tif": 3.1, Good' for i in range(5)],
+     "all predictions are equal (3.1): correlations are undefined"),
+])
+def test_metrics_that_cannot_be_computed_say_why(paper_task, tmp_path, capsys, lines, reason):
+    path = tmp_path / "p.txt"
+    path.write_text("O3-34 API Scores Few Shots Testing\n" + "\n".join(lines) + "\n")
+    code, stdout, err = score_on(paper_task, path, tmp_path / "run", capsys)
+    assert code == 0, err
+    assert f"n/a: {reason}" in stdout.splitlines()
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["metrics_undefined"] == reason
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "holds no predictions"),
-    ('"test000.tif": 2.7, Good\nthis is not a prediction\n', "lines 2 are not"),
+    ('"test000.tif": 2.7, Good\nthis is not a prediction\n', "line 2 is not"),
+    ('Title\n"test000.tif": 2.7, Good\nbroken\n"test001.tif": 2.2\nalso broken\n', "lines 3, 5 are not"),
+    ('"test000.tif" 2.7, Good\n"test001.tif": 2.2, Fair\n', "line 1 is not"),  # an image named: not a title
     ("id,score\ntest000.tiff,high\n", "not finite numbers (line 2: 'high')"),
     ("name,value\ntest000.tiff,2\n", "must name an `id` and a `score` column"),
     ('["test000.tiff", 2]', "must be one object mapping each id to its score"),

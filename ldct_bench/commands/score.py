@@ -3,10 +3,11 @@
 A challenge entry, a CNN or the paper's released answers get the same predictions.jsonl, results.json
 (metrics, intervals, coverage) and plots as a run of this harness, so the leaderboard and W&B show them
 beside the LMM runs. Three formats are read: a CSV of `id,score` (a header row is optional), a JSON
-object mapping id to score, and the paper's text lines `"test000.tif": 2.7, Good`. Ids match the test
-split whatever their folder, case or .tif/.tiff ending; an id the split lacks, or one given twice, stops
-the command before anything is written. Test items the file leaves out count as failures ("missing"),
-so a partial file is scored with its coverage.
+object mapping id to score, and the paper's text lines `"test000.tif": 2.7, Good` (a title line before
+them, as in the paper's files, is skipped with a note). Ids match the test split whatever their folder,
+case or .tif/.tiff ending; an id the split lacks, or one given twice, stops the command before anything
+is written. Test items the file leaves out count as failures ("missing"), so a partial file is scored
+with its coverage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import json
 import math
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 # `"test000.tif": 2.7, Good` (the category and a trailing comma are optional)
 _TEXT_LINE = re.compile(r'^\s*"([^"]+)"\s*:\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:,\s*([A-Za-z]+))?\s*,?\s*$')
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_IMAGE_NAME = re.compile(r"\.tiff?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,13 @@ def _number(text: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _first_three(items: list[str], sep: str = ", ") -> str:
+    """`a, b, c and 4 more`: enough of a list to find the problem, in one line."""
+    return sep.join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
 def _bad_values(path: Path, bad: list[str]) -> UserError:
-    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-    return UserError(f"{path}: {len(bad)} scores are not finite numbers ({', '.join(bad[:3])}{more}); "
+    return UserError(f"{path}: {len(bad)} scores are not finite numbers ({_first_three(bad)}); "
                      "give every id one number")
 
 
@@ -89,10 +96,19 @@ def _from_json(path: Path, data: Any) -> list[Entry]:
     return entries
 
 
+def _titles(lines: list[str]) -> dict[int, str]:
+    """Lines before the first prediction, by number: the paper's files open with a title (`EF-O3 Results`).
+    A line there naming an image file is a broken prediction, not a title."""
+    first = next(number for number, line in enumerate(lines) if _TEXT_LINE.match(line))
+    return {number: line.strip() for number, line in enumerate(lines[:first], 1)
+            if line.strip() not in ("", "{") and not _IMAGE_NAME.search(line)}
+
+
 def _from_text(path: Path, lines: list[str]) -> list[Entry]:
     entries, unreadable = [], []
+    titles = _titles(lines)
     for number, line in enumerate(lines, 1):
-        if line.strip() in ("", "{", "}"):
+        if line.strip() in ("", "{", "}") or number in titles:
             continue
         found = _TEXT_LINE.match(line)
         if found is None:
@@ -100,10 +116,13 @@ def _from_text(path: Path, lines: list[str]) -> list[Entry]:
             continue
         entries.append(Entry(found.group(1), float(found.group(2)), found.group(3), f"line {number}"))
     if unreadable:
-        more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
-        raise UserError(f'{path}: lines {", ".join(unreadable[:3])}{more} are not `"ID": SCORE[, CATEGORY]`; '
+        which = f"lines {_first_three(unreadable)} are" if len(unreadable) > 1 else f"line {unreadable[0]} is"
+        raise UserError(f'{path}: {which} not `"ID": SCORE[, CATEGORY]`; '
                         "give a CSV of id,score, a JSON object id -> score, or lines like "
                         '"test000.tif": 2.7, Good')
+    if titles:
+        shown = _first_three([f"line {number} {text[:60]!r}" for number, text in titles.items()], "; ")
+        print(f"ldct-bench: note: {path}: skipped {shown} before the first prediction", file=sys.stderr)
     return entries
 
 

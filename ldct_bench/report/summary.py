@@ -15,6 +15,8 @@ def format_table(results: Results) -> str:
     for name in ALL:
         low, high = results.ci.get(name) or (None, None)
         lines.append(f"{name.upper():<8} {show(results.metrics.get(name)):>8}   [{show(low)}, {show(high)}]")
+    if results.metrics_undefined:
+        lines.append(f"n/a: {results.metrics_undefined}")
     cost = results.cost_usd
     coverage = results.coverage or 0.0
     lines.append(f"scored {results.n_scored}/{results.n} (coverage {coverage:.0%}), "

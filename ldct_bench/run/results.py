@@ -21,11 +21,11 @@ from ldct_bench.config.identity import NO_PROMPT, Identity, shows_prompt
 from ldct_bench.config.schema import effective_shots
 from ldct_bench.paths import write_atomic
 from ldct_bench.run.records import Prediction
-from ldct_bench.stats.metrics import ALL, NAMES, confidence_intervals, correlations
+from ldct_bench.stats.metrics import ALL, NAMES, confidence_intervals, correlations, undefined_reason
 
 RESULTS = "results.json"
 # Written only when set: a plain run's file keeps its shape, and other sources lack them.
-_ONLY_WHEN_SET = ("sample_spread", "single_sample_metrics", "source_file", "source", "identity", "diagnostics",
+_ONLY_WHEN_SET = ("metrics_undefined", "sample_spread", "single_sample_metrics", "source_file", "source", "identity", "diagnostics",
                   "batch")
 
 
@@ -40,6 +40,7 @@ class Results:
     metadata: str = "-"
     seed: int | None = None
     metrics_abs: dict[str, float | None] = field(default_factory=dict)
+    metrics_undefined: str | None = None  # why the metrics are n/a (too few items scored, constant answers)
     ci: dict[str, list[float | None]] = field(default_factory=dict)
     n: int | None = None
     n_answered: int = 0
@@ -159,6 +160,7 @@ def summarize(cfg: DictConfig, records: list[Prediction], n_items: int, *, diges
         metadata=cfg.metadata.name if prompted else "-", seed=cfg.seed if prompted else None,
         metrics={name: _finite(values[name]) for name in ALL},
         metrics_abs={name: _finite(abs(values[name])) for name in NAMES},
+        metrics_undefined=undefined_reason(targets, scores),
         ci={name: [_finite(lo), _finite(hi)] for name, (lo, hi) in ci.items()},
         n=n_items, n_answered=len(records), n_scored=len(scored),
         coverage=round(len(scored) / n_items, 6) if n_items else 0.0,

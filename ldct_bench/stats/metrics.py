@@ -12,6 +12,8 @@ from scipy.special import stdtrit  # at start-up (0.2 s), not after the run's la
 
 NAMES = ("plcc", "srocc", "krocc")
 ALL = (*NAMES, "overall")
+# Where each metric can lie: overall sums three absolute values. Intervals never leave these bounds.
+RANGES = {**{name: (-1.0, 1.0) for name in NAMES}, "overall": (0.0, 3.0)}
 
 
 def correlations(targets: Sequence[float], scores: Sequence[float]) -> dict[str, float]:
@@ -24,6 +26,16 @@ def correlations(targets: Sequence[float], scores: Sequence[float]) -> dict[str,
         return {**{name: math.nan for name in NAMES}, "overall": math.nan}
     values = weighted_correlations(y, p, np.ones((1, len(y))))
     return {name: float(values[name][0]) for name in ALL}
+
+
+def undefined_reason(targets: Sequence[float], scores: Sequence[float]) -> str | None:
+    """Why `correlations` is NaN for these items (None when it is defined), so a table of n/a says why."""
+    if len(targets) < 3:
+        return f"metrics need at least 3 scored items; {len(targets)} {'was' if len(targets) == 1 else 'were'} scored"
+    for side, values in (("predictions", scores), ("targets", targets)):
+        if np.ptp(np.asarray(values, dtype=float)) == 0:
+            return f"all {side} are equal ({values[0]:g}): correlations are undefined"
+    return None
 
 
 def resample_weights(n: int, resamples: int, seed: int) -> np.ndarray:
@@ -144,20 +156,25 @@ def _to_z(values: np.ndarray | float, scale: float) -> np.ndarray:
     return np.arctanh(np.clip(np.asarray(values) / scale, -1 + 1e-12, 1 - 1e-12))
 
 
-def _z_interval(estimate: float, jackknife: np.ndarray, scale: float, level: float) -> list[float]:
-    """Fisher z interval: estimate / scale to the z scale, jackknife SE and a t quantile there, then back."""
+def _z_interval(estimate: float, jackknife: np.ndarray, bounds: tuple[float, float], level: float) -> list[float]:
+    """Fisher z interval: estimate / scale to the z scale, jackknife SE and a t quantile there, then back.
+
+    Overall / 3 maps back into (-3, 3), so a weak run's lower end would fall below 0, where no overall lies:
+    it is clipped at the bound. The true overall is never below 0, so clipping cannot lower coverage."""
     if not math.isfinite(estimate):
         return [math.nan, math.nan]
     if not np.isfinite(jackknife).all():  # leaving one item out makes the metric undefined: nothing is known
-        return [-scale if scale == 1 else 0.0, scale]
+        return list(bounds)
+    scale = bounds[1]
     half = t_quantile(level, len(jackknife)) * jackknife_se(_to_z(jackknife, scale))
     z = float(_to_z(estimate, scale))
-    return [float(scale * np.tanh(z - half)), float(scale * np.tanh(z + half))]
+    return [max(bounds[0], float(scale * np.tanh(z - half))), float(scale * np.tanh(z + half))]
 
 
 def confidence_intervals(targets: Sequence[float], scores: Sequence[float],
                          level: float = 0.95) -> dict[str, list[float]]:
-    """Intervals for every metric: Fisher z with a jackknife SE and a t(n-1) quantile (overall as overall / 3).
+    """Intervals for every metric: Fisher z with a jackknife SE and a t(n-1) quantile (overall as overall / 3,
+    its lower end clipped at 0).
 
     benchmarks/ci_coverage.py chose it over the percentile and BCa bootstraps, which under-cover at n = 30
     (BCa: 0.927 for PLCC at rho 0.9). It needs no resampling, so it is deterministic and takes milliseconds."""
@@ -166,5 +183,4 @@ def confidence_intervals(targets: Sequence[float], scores: Sequence[float],
         return {name: [math.nan, math.nan] for name in ALL}
     point = correlations(targets, scores)
     jackknife = weighted_correlations(targets, scores, leave_one_out_weights(n))
-    return {name: _z_interval(point[name], jackknife[name], 3.0 if name == "overall" else 1.0, level)
-            for name in ALL}
+    return {name: _z_interval(point[name], jackknife[name], RANGES[name], level) for name in ALL}

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 
 from ldct_bench.errors import UserError
-from ldct_bench.stats.metrics import ALL, correlations, resample_weights, t_quantile, weighted_correlations
+from ldct_bench.stats.metrics import ALL, RANGES, correlations, resample_weights, t_quantile, weighted_correlations
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,20 @@ def paired_deltas(records_a: Sequence[Scored], records_b: Sequence[Scored], resa
                                   math.nan, math.nan, math.nan, n) for name in ALL}
     weights = resample_weights(n, resamples, seed)
     draws_a, draws_b = weighted_correlations(targets, scores_a, weights), weighted_correlations(targets, scores_b, weights)
-    return {name: _delta(name, point_a[name], point_b[name], draws_b[name] - draws_a[name], n, level) for name in ALL}
+    return {name: paired_delta(name, point_a[name], point_b[name], draws_b[name] - draws_a[name], n, level)
+            for name in ALL}
 
 
-def _delta(name: str, a: float, b: float, spread: np.ndarray, n: int, level: float) -> PairedDelta:
-    """B - A with its t interval and two-sided p-value from the SE of the paired resampled differences."""
+def paired_delta(name: str, a: float, b: float, spread: np.ndarray, n: int, level: float) -> PairedDelta:
+    """B - A with its t interval and two-sided p-value from the SE of the paired resampled differences.
+
+    The interval is clipped to where a difference can lie (overall: [-3, 3], a correlation: [-2, 2]); the true
+    difference lies there too, so clipping cannot lower coverage, and 0 stays inside or outside as before."""
     delta, spread = b - a, spread[np.isfinite(spread)]
     if not math.isfinite(delta) or len(spread) < 2:
         return PairedDelta(name, a, b, delta, math.nan, math.nan, math.nan, n)
     se = float(spread.std(ddof=1))
     half = t_quantile(level, n) * se
     p_value = float(2 * stats.t.sf(abs(delta) / se, n - 1)) if se > 0 else float(delta == 0)
-    return PairedDelta(name, a, b, delta, delta - half, delta + half, p_value, n)
+    span = RANGES[name][1] - RANGES[name][0]
+    return PairedDelta(name, a, b, delta, max(-span, delta - half), min(span, delta + half), p_value, n)
