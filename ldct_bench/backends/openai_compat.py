@@ -198,12 +198,18 @@ class OpenAICompatible:
         self._key, self._key_env, self.endpoint_id = key, key_env, endpoint_id
         self._client: openai.AsyncOpenAI | None = None
         self._endpoints = endpoints or Endpoints()
-        self._limits: EndpointLimits | None = None  # known once the base URL is (a launched server's comes late)
+        self._limits: EndpointLimits | None = self._shared_limits() if base_url else None  # a launched server's: later
         self._reached = False  # until the endpoint answers once, a refused connection means a wrong address
 
+    def _shared_limits(self) -> EndpointLimits:
+        """This endpoint's budget, shared with every run of this process that reaches it with the same key."""
+        card = self.card
+        return self._endpoints.limits(self.base_url, self._key, card.concurrency, card.rate_limit_rpm,
+                                      card.rate_limit_tpm, card.name)
+
     async def start(self, task: Task) -> None:
-        self._limits = self._endpoints.limits(self.base_url, self._key, self.card.concurrency, self.card.rate_limit_rpm,
-                                              self.card.rate_limit_tpm, self.card.name)
+        if self._limits is None:
+            self._limits = self._shared_limits()
         base_url, query = split_query(self.base_url)
         self._client = openai.AsyncOpenAI(base_url=base_url, api_key=self._key, default_query=query or None,
                                           timeout=self.card.timeout_s, max_retries=0)

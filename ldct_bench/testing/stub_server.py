@@ -64,6 +64,10 @@ class StubState:
     trickle_s: float = 2.0  # "trickle": the body comes one byte at a time, this far apart
     answer: Callable[[dict[str, Any]], str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)  # headers: case-insensitive, as sent
+    max_concurrent: int | None = None  # refuse a request beyond this many in flight with 429 (a vendor's limit)
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most chat requests it ever held at once
+    refused: int = 0  # requests refused for max_concurrent
     batch: BatchStub = field(default_factory=BatchStub)  # the Batch API's settings and what it saw
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -205,7 +209,22 @@ class StubHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self._batch_api("POST", raw):
             return None
-        body = json.loads(raw or b"{}")
+        state = self.state
+        with state.lock:
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            over = state.max_concurrent is not None and state.in_flight > state.max_concurrent
+            state.refused += over
+        try:
+            if over:
+                return self._send(429, b'{"error": {"message": "too many requests in flight", "type": "rate_limit"}}',
+                                  {"Retry-After": str(state.retry_after_s)})
+            return self._chat(json.loads(raw or b"{}"))
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    def _chat(self, body: dict[str, Any]) -> None:
         state = self.state
         fault, where = state.next_fault()
         with state.lock:
