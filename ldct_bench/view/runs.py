@@ -1,0 +1,81 @@
+"""The finished runs a page shows: results, journal records, calibration answers and the task card, read
+from run dirs (or every run under a sweep dir) without writing to them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..errors import UserError
+from ..report.runs import find_run_dirs, read_predictions, read_results
+from ..rundir import CALIBRATION, PREDICTIONS, RESULTS
+from ..stats.diagnostics import diagnostics
+
+CONFIG = Path(".hydra") / "config.yaml"
+
+
+@dataclass
+class ViewRun:
+    """One run as the page needs it; `label` (A, B, ...) names it in a page of several runs."""
+
+    dir: Path
+    label: str
+    results: dict[str, Any]
+    records: list[dict[str, Any]]
+    calibration: dict[str, dict[str, Any]]  # error feedback's earlier answers by item id
+    card: DictConfig | None  # the task card the run composed: where its images come from
+    diagnostics: dict[str, Any]
+
+    @cached_property
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        return {record["id"]: record for record in self.records}
+
+
+def _calibration(run_dir: Path) -> dict[str, dict[str, Any]]:
+    path = run_dir / CALIBRATION
+    if not path.exists():
+        return {}
+    lines = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {record["id"]: record for record in lines if isinstance(record, dict) and "id" in record}
+
+
+def _card(run_dir: Path) -> DictConfig | None:
+    try:
+        return OmegaConf.load(run_dir / CONFIG).task
+    except Exception:  # noqa: BLE001 - no card only means no images; the page says so
+        return None
+
+
+def run_dirs(paths: list[Path]) -> list[Path]:
+    """Each path as a run dir, or the runs under it (a sweep dir), in the order given, each once."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if (path / PREDICTIONS).exists() and read_results(path) is None:
+            raise UserError(f"{path} holds no {RESULTS} (the run has not finished); finish it with "
+                            f"`python -m ldct_bench resume={path}`, then view it")
+        inside = find_run_dirs([path])
+        if not inside:
+            raise UserError(f"no finished ldct-bench run in {path}; give a run dir (it holds {RESULTS}) "
+                            "or a sweep dir holding several")
+        found += [run for run in inside if run not in found]
+    return found
+
+
+def _label(index: int) -> str:
+    return chr(ord("A") + index) if index < 26 else f"R{index + 1}"
+
+
+def load_runs(paths: list[Path]) -> list[ViewRun]:
+    """Every run under `paths`; a results.json with diagnostics is used as is, older ones get them computed."""
+    runs = []
+    for index, run_dir in enumerate(run_dirs(paths)):
+        results = read_results(run_dir) or {}
+        records = read_predictions(run_dir)
+        runs.append(ViewRun(run_dir, _label(index), results, records, _calibration(run_dir), _card(run_dir),
+                            results.get("diagnostics") or diagnostics(records)))
+    return runs
