@@ -21,7 +21,7 @@ COMMANDS = {
     "view": ("view", "a page of a run's items, worst first, with the images (offline)"),
 }
 DESCRIPTION = ("Everything around a benchmark run (the run itself is `python -m ldct_bench`): prepare the data, "
-               "price a run, rank and compare finished runs, score predictions made elsewhere.")
+               "price a run, rank and compare finished runs, look at their items, score predictions made elsewhere.")
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:

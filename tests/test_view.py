@@ -1,8 +1,6 @@
 """`ldct-bench view`: per-run diagnostics, and the offline page of a run's items (and of several runs)."""
 
 import json
-import math
-import re
 import shutil
 import sys
 from collections import Counter
@@ -73,7 +71,8 @@ def test_diagnostics_equal_an_independent_numpy_computation():
         intervals = confidence_intervals(t, p)
         for metric in ("plcc", "srocc", "krocc"):
             low, high = entry["ci"][metric]
-            assert low < entry[metric] < high and _close(low, intervals[metric][0]) and _close(high, intervals[metric][1])
+            assert low < entry[metric] < high
+            assert _close(low, intervals[metric][0]) and _close(high, intervals[metric][1])
     json.dumps(got, allow_nan=False)  # JSON-safe
 
 
@@ -213,7 +212,8 @@ def test_a_failed_item_shows_its_reason_and_the_detail_shows_the_examples(runs, 
     targets = {item.id: item.target for item in task.items("train")}
     scored = next(item for item in parsed.items if records[item["attrs"]["data-id"]]["score"] is not None)
     record = records[scored["attrs"]["data-id"]]
-    assert [image["alt"] for image in scored["detail_images"]] == record["example_ids"] and len(record["example_ids"]) == 2
+    assert [image["alt"] for image in scored["detail_images"]] == record["example_ids"]
+    assert len(record["example_ids"]) == 2
     for example in record["example_ids"]:  # each with the true score the prompt showed
         assert f"{example}true {targets[example]:.2f}" in scored["detail"]
     assert record["explanation"] in scored["detail"]
@@ -240,8 +240,8 @@ def test_a_sweep_dir_gives_both_runs_side_by_side_with_samples_levels_and_earlie
         assert all(f"{s:.2f}" in item["text"] for s in rb["scores"])  # every sample of B
         assert "P(level)" in item["text"]  # B's level probabilities, drawn as bars
         for example in rb["example_ids"]:  # error feedback: the model's earlier score and its error
-            earlier = calibration[example]
-            assert f"model {earlier['score']:.2f} · error {abs(earlier['score'] - earlier['target']):.2f}" in item["detail"]
+            said, truth = calibration[example]["score"], calibration[example]["target"]
+            assert f"model {said:.2f} · error {abs(said - truth):.2f}" in item["detail"]
     assert worst == sorted(worst, key=lambda e: (e is None, -(e or 0)))
 
 

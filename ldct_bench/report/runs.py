@@ -19,9 +19,10 @@ def read_results(run_dir: Path) -> dict[str, Any] | None:
     return results if isinstance(results, dict) and "metrics" in results and "model" in results else None
 
 
-def read_predictions(run_dir: Path) -> list[dict[str, Any]]:
-    """Journal records by id order (the last line of an id wins); an unfinished last line is skipped, not cut."""
-    path = Path(run_dir) / PREDICTIONS
+def read_predictions(run_dir: Path, name: str = PREDICTIONS) -> list[dict[str, Any]]:
+    """Journal records by id order (the last line of an id wins); an unfinished last line is skipped, not cut.
+    `name` reads another journal of the run dir (calibration.jsonl)."""
+    path = Path(run_dir) / name
     if not path.exists():
         return []
     records: dict[str, dict[str, Any]] = {}

@@ -14,7 +14,7 @@ font-weight:600}
 .bad,.fail{color:#b0261b}.none{color:#999}
 table.summary{width:100%;margin-bottom:10px}table.summary td{font-size:12.5px}
 table.summary th[title]{cursor:help;text-decoration:underline dotted #999}
-.row{display:flex;flex-wrap:wrap;gap:14px 22px;align-items:flex-start;margin-bottom:12px}
+.row{display:flex;flex-wrap:wrap;gap:12px 14px;align-items:flex-start;margin-bottom:12px}
 table.groups td,table.groups th{padding:2px 6px;font-size:12px}
 figure.scatter{margin:0}figure.scatter svg{display:block;border:1px solid #eee;background:#fff}
 figure.scatter figcaption{font-size:11px;color:#555}
@@ -65,7 +65,7 @@ const $ = id => document.getElementById(id);
 const sortBy = $('sort'), dir = $('dir'), region = $('region'), band = $('band'), failed = $('failed');
 let descending = true;
 function sort() {
-  const key = sortBy.value, text = key === 'id' || key === 'region';
+  const key = sortBy.value, text = key === 'id';
   const value = item => { const v = item.dataset[key]; return v === undefined || v === '' ? null : v; };
   items.sort((a, b) => { const x = value(a), y = value(b);
     if (x === null || y === null) return (x === null) - (y === null);

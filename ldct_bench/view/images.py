@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from .runs import ViewRun
 THUMBS, FULL = "thumbs", "images"
 THUMB_PX = 96  # shown at 80 px in a row and 72 px among the examples
 UNAVAILABLE = f"{THUMBS}/unavailable.png"
+_OURS = re.compile(rf"[0-9a-f]{{20}}(-{THUMB_PX})?\.png|unavailable\.png")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Pictures:
         key, task = self._task(run)
         made = (key, item_id, full)
         if made not in self._made:
-            self._made[made] = self._write(task, item_id, full) if task is not None else self._placeholder(self._why[key])
+            self._made[made] = self._placeholder(self._why[key]) if task is None else self._write(task, item_id, full)
         return self._made[made]
 
     def target(self, run: ViewRun, item_id: str) -> float | None:
@@ -109,10 +111,11 @@ class Pictures:
         return relative
 
     def remove_stale(self) -> None:
-        """Pictures an earlier build of this page left that this one does not show."""
+        """Pictures an earlier build of this page left that this one does not show (only files named the way
+        this module names them: a folder given as --out may hold other pictures)."""
         for folder in (THUMBS, FULL):
             for path in (self.out / folder).glob("*.png"):
-                if f"{folder}/{path.name}" not in self._written:
+                if _OURS.fullmatch(path.name) and f"{folder}/{path.name}" not in self._written:
                     path.unlink(missing_ok=True)
 
 

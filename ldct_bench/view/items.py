@@ -69,12 +69,17 @@ def worst_first(items: list[Item], runs: list[ViewRun]) -> list[Item]:
 
 # ---- cells ----
 
-def _levels(record: dict[str, Any]) -> str:
-    """The five level probabilities (mean over samples) as a small bar chart; the numbers on hover."""
+def _level_samples(record: dict[str, Any]) -> list[list[float] | None]:
+    """Each sample's level probabilities (the journal keeps one list, or one per sample with repeats)."""
     given = record.get("level_probabilities")
     if not given:
-        return ""
-    samples = [given] if not isinstance(given[0], (list, type(None))) else [p for p in given if p]
+        return []
+    return [given] if not isinstance(given[0], (list, type(None))) else given
+
+
+def _levels(record: dict[str, Any]) -> str:
+    """The five level probabilities (mean over samples) as a small bar chart; the numbers on hover."""
+    samples = [sample for sample in _level_samples(record) if sample]
     if not samples:
         return ""
     mean = [fmean(sample[level] for sample in samples) for level in range(len(samples[0]))]
@@ -104,7 +109,7 @@ def prediction(record: dict[str, Any] | None, with_category: bool = False) -> st
 
 def _image_cell(item: Item, picture: Picture) -> str:
     record = item.first
-    caption = f"{item.id} · region {record.get('meta', {}).get('region', DASH)} · true {num(record['target'])}"
+    caption = f"{item.id} · region {(record.get('meta') or {}).get('region') or DASH} · true {num(record['target'])}"
     if picture.missing:
         return (f"<td><img class='thumb' src='{picture.thumb}' width='80' height='80' "
                 f"alt='image not available: {esc(picture.missing)}' title='{esc(picture.missing)}'></td>")
@@ -153,12 +158,11 @@ def _answer(record: dict[str, Any]) -> str:
         reply = f"<pre>{esc(raw[:RAW_CHARS])}{'…' if len(raw) > RAW_CHARS else ''}</pre>" if raw else ""
         return f"<p class='fail'>failed: {esc(record.get('error') or 'no score')}</p>{reply}"
     errors = [e for e in record.get("sample_errors") or [] if e]
-    levels = record.get("level_probabilities")
-    shown = [levels] if levels and not isinstance(levels[0], (list, type(None))) else (levels or [])
+    levels = _level_samples(record)
     return (f"<p class='explanation'>{esc(record.get('explanation') or '(no explanation)')}</p>"
             + "".join(f"<p class='fail'>sample failed: {esc(e)}</p>" for e in errors)
-            + "".join(f"<p class='facts'>P(level 0-4) {' '.join(f'{p:.3f}' for p in sample)}</p>"
-                      for sample in shown if sample))
+            + "".join(f"<p class='facts'>{f'sample {n}: ' if len(levels) > 1 else ''}P(level 0-4) "
+                      f"{' '.join(f'{p:.3f}' for p in sample)}</p>" for n, sample in enumerate(levels, 1) if sample))
 
 
 def detail(run: ViewRun, record: dict[str, Any] | None, pictures: Pictures, heading: str = "") -> str:
@@ -210,12 +214,11 @@ def item_body(item: Item, runs: list[ViewRun], pictures: Pictures) -> str:
                   f"<td>{esc(record.get('category') or DASH)}</td>", f"<td>{_explanation(record)}</td>"]
         details = detail(runs[0], record, pictures)
     else:
-        errors = [error_of(r) for r in item.records]
         for k, r in enumerate(item.records):
             cells += [f"<td class='pred first'>{prediction(r, with_category=True)}</td>",
-                      f"<td class='num'>{num(errors[k])}</td>"]
+                      f"<td class='num'>{num(attributes[f'err{k}'])}</td>"]
             if k:
-                diff = None if errors[k] is None or errors[0] is None else errors[k] - errors[0]
+                diff = attributes[f"diff{k}"]
                 tone = "" if diff is None or abs(diff) < 0.05 else (" worse" if diff > 0 else " better")
                 cells.append(f"<td class='num{tone}'>{signed(diff)}</td>")
             if len(runs) <= EXPLAINED_RUNS:

@@ -3,7 +3,6 @@ from run dirs (or every run under a sweep dir) without writing to them."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,14 +35,6 @@ class ViewRun:
         return {record["id"]: record for record in self.records}
 
 
-def _calibration(run_dir: Path) -> dict[str, dict[str, Any]]:
-    path = run_dir / CALIBRATION
-    if not path.exists():
-        return {}
-    lines = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {record["id"]: record for record in lines if isinstance(record, dict) and "id" in record}
-
-
 def _card(run_dir: Path) -> DictConfig | None:
     try:
         return OmegaConf.load(run_dir / CONFIG).task
@@ -55,6 +46,8 @@ def run_dirs(paths: list[Path]) -> list[Path]:
     """Each path as a run dir, or the runs under it (a sweep dir), in the order given, each once."""
     found: list[Path] = []
     for path in map(Path, paths):
+        if not path.is_dir():
+            raise UserError(f"no such folder: {path}; give a run dir or a sweep dir")
         if (path / PREDICTIONS).exists() and read_results(path) is None:
             raise UserError(f"{path} holds no {RESULTS} (the run has not finished); finish it with "
                             f"`python -m ldct_bench resume={path}`, then view it")
@@ -76,6 +69,7 @@ def load_runs(paths: list[Path]) -> list[ViewRun]:
     for index, run_dir in enumerate(run_dirs(paths)):
         results = read_results(run_dir) or {}
         records = read_predictions(run_dir)
-        runs.append(ViewRun(run_dir, _label(index), results, records, _calibration(run_dir), _card(run_dir),
+        calibration = {record["id"]: record for record in read_predictions(run_dir, CALIBRATION)}
+        runs.append(ViewRun(run_dir, _label(index), results, records, calibration, _card(run_dir),
                             results.get("diagnostics") or diagnostics(records)))
     return runs

@@ -43,7 +43,8 @@ def _fit(f: _Frame, diagnostics: dict[str, Any]) -> str:
     if slope is None or intercept is None:
         return ""
     return (f'<path d="M{f.x(0)} {f.y(intercept)}L{f.x(4)} {f.y(intercept + 4 * slope)}" stroke="#d9822b" '
-            f'stroke-width="1.5"><title>least squares: prediction = {intercept:.2f} + {slope:.2f} x true</title></path>')
+            f'stroke-width="1.5"><title>least squares: prediction = {intercept:.2f} + {slope:.2f} x true</title>'
+            '</path>')
 
 
 def scatter_svg(records: list[dict[str, Any]], anchors: dict[str, str], diagnostics: dict[str, Any],
