@@ -11,8 +11,7 @@ DOMContentLoaded end, then times a sort (by id) and a filter (band 3-4) with a f
 and whether the page is wider than the 1400-px window; Chromium's --dump-dom prints the DOM after load and
 the figures are read from it. The wall time of the whole Chromium process (start-up included) is printed
 beside them.
-Headless Chromium fetched every thumbnail before the load event here, loading="lazy" or not, so the load
-times include all 300 row thumbnails. Needs `chromium` on PATH.
+Needs `chromium` on PATH.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from common import bench_task, scratch, stub_model_args, stub_server, timed_run
 
@@ -93,10 +93,20 @@ def chromium(url: str, *extra: str) -> tuple[float, str]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def load_times(page: Path, loads: int) -> dict[str, float]:
+# What the page's choices save, measured by undoing them: details in the live page instead of <template>s,
+# and row thumbnails as plain loading="lazy" images instead of loaded by the page's script near the window.
+VARIANTS: dict[str, Callable[[str], str]] = {
+    "details in the live page": lambda text: text.replace("<template>", "").replace("</template>", ""),
+    "row thumbnails loading=lazy": lambda text: text.replace("<img class='thumb' data-src=",
+                                                             "<img class='thumb' loading='lazy' src="),
+}
+
+
+def load_times(page: Path, loads: int, change: Callable[[str], str] = lambda text: text) -> dict[str, float]:
     """Median over `loads` fresh Chromium processes of the in-page figures (ms) and the process wall (s)."""
     timed = page.with_name("_timing.html")
-    timed.write_text(page.read_text(encoding="utf-8").replace("</body>", TIMING + "</body>"), encoding="utf-8")
+    timed.write_text(change(page.read_text(encoding="utf-8")).replace("</body>", TIMING + "</body>"),
+                     encoding="utf-8")
     try:
         samples = []
         for _ in range(loads):
@@ -118,6 +128,17 @@ def report(name: str, seconds: float, page: Path, loads: int) -> None:
           f"(median of {loads}): DOMContentLoaded {timing['dcl']:.0f} ms, load {timing['load']:.0f} ms, "
           f"sort {timing['sort']:.0f} ms, filter {timing['filter']:.0f} ms; whole chromium --dump-dom "
           f"{timing['wall']:.2f} s; sideways scroll at 1400 px: {'YES' if timing['wide'] else 'none'}", flush=True)
+
+
+def report_variants(page: Path, loads: int) -> None:
+    """The same page with one of its choices undone, loaded alternately with the page as built."""
+    for label, change in VARIANTS.items():
+        built, changed = [], []
+        for _ in range(loads):  # alternating, so both see the same machine load
+            built.append(load_times(page, 1)["dcl"])
+            changed.append(load_times(page, 1, change)["dcl"])
+        print(f"  {label}: DOMContentLoaded {statistics.median(changed):.0f} ms, the page as built "
+              f"{statistics.median(built):.0f} ms (medians of {loads}, alternating)", flush=True)
 
 
 def screenshots(pages: dict[str, Path], folder: Path) -> None:
@@ -151,6 +172,8 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)  # built from nothing: every thumbnail and rendering written
         seconds, pages[name] = view([*(str(dirs[run]) for run in runs), "--out", str(out)])
         report(f"{' + '.join(runs)}, 300 items", seconds, pages[name], args.loads)
+        if name == "one-run":
+            report_variants(pages[name], args.loads)
     print(f"load average after: {' '.join(f'{v:.1f}' for v in os.getloadavg())}", flush=True)
     if args.screenshots:
         screenshots(pages, args.screenshots)

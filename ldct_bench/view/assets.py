@@ -96,6 +96,12 @@ function open(item, opened) {  // a detail row enters the page the first time it
   if (template) { item.appendChild(template.content.cloneNode(true)); template.remove(); }
   item.classList.toggle('open', opened);
 }
+// Row thumbnails load as their rows come near the window: headless Chromium fetched all 300 of a page at once
+// with loading="lazy", which took most of the page's load time (benchmarks/view_bench.py).
+const near = new IntersectionObserver(entries => entries.forEach(entry => {
+  if (entry.isIntersecting) { entry.target.src = entry.target.dataset.src; near.unobserve(entry.target); }
+}), {rootMargin: '1000px 0px'});
+table.querySelectorAll('img[data-src]').forEach(img => near.observe(img));
 const zoom = $('zoom');
 table.addEventListener('click', event => {
   const img = event.target.closest('img.thumb');

@@ -60,7 +60,7 @@ class Pictures:
         if key not in self._tasks:
             try:
                 if run.card is None:
-                    raise UserError("its .hydra/config.yaml has no task card")
+                    raise UserError("no task card: neither a .hydra/config.yaml nor a card of its task's name")
                 self._tasks[key] = load_task(OmegaConf.merge(OmegaConf.structured(TaskCard), run.card))
             except UserError as exc:
                 self._tasks[key], self._why[key] = None, str(exc)

@@ -2,8 +2,8 @@
 expanding a row shows the full answer, the samples, and the examples the prompt showed.
 
 Each item is a <tbody> (its row, and its detail row in a <template>), so the page's script sorts and filters
-items by moving whole tbodies; a detail row enters the page only when its row is first opened, so the page
-loads as fast as a table of the rows alone (benchmarks/view_bench.py).
+items by moving whole tbodies; a detail row enters the page only when its row is first opened, and a row's
+thumbnail loads when the row comes near the window (benchmarks/view_bench.py measures what both save).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _image_cell(item: Item, picture: Picture) -> str:
     if picture.missing:
         return (f"<td><img class='thumb' src='{picture.thumb}' width='80' height='80' "
                 f"alt='image not available: {esc(picture.missing)}' title='{esc(picture.missing)}'></td>")
-    return (f"<td><img class='thumb' loading='lazy' src='{picture.thumb}' data-full='{picture.full}' width='80' "
+    return (f"<td><img class='thumb' data-src='{picture.thumb}' data-full='{picture.full}' width='80' "
             f"height='80' alt='{esc(caption)}' title='click to enlarge'></td>")
 
 
@@ -191,7 +191,7 @@ def _attributes(item: Item, runs: list[ViewRun]) -> dict[str, Any]:
     if len(runs) == 1:
         return {**values, "err": errors[0], "pred": record.get("score")}
     known = [e for e in errors if e is not None]
-    values.update(worst=max(known) if known else None, spread=max(scores) - min(scores) if scores else None)
+    values.update(worst=max(known) if known else None, spread=max(scores) - min(scores) if len(scores) > 1 else None)
     for k, (r, e) in enumerate(zip(item.records, errors)):
         values[f"err{k}"], values[f"pred{k}"] = e, None if r is None else r.get("score")
         if k:

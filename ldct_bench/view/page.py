@@ -16,7 +16,7 @@ from .summary import band_table, region_table, scatters, summary_table
 from .text import esc
 
 PAGE = "index.html"
-HELP = ("Rows start with the worst |error|; failed items are listed after the scored ones (tick 'failed only' to see "
+HELP = ("Rows start with the worst |error|; failed items are listed after the scored ones (the 'failed' box shows only "
         "them). Click a row for the whole answer and the examples the prompt showed, a thumbnail to see the image "
         "as the model was sent it, a point of the scatter to open its item, a column header to sort.")
 

@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import UserError
+from ..registry import card_files, load_card
 from ..report.runs import find_run_dirs, read_predictions, read_results
 from ..rundir import CALIBRATION, PREDICTIONS, RESULTS
 from ..stats.diagnostics import diagnostics
@@ -35,10 +36,17 @@ class ViewRun:
         return {record["id"]: record for record in self.records}
 
 
-def _card(run_dir: Path) -> DictConfig | None:
+def _card(run_dir: Path, task: str) -> DictConfig | None:
+    """The task card the run composed; a run dir without its config (`ldct-bench score` writes none) gets the
+    card of its task's name. None only costs the images: the page says so."""
     try:
         return OmegaConf.load(run_dir / CONFIG).task
-    except Exception:  # noqa: BLE001 - no card only means no images; the page says so
+    except Exception:  # noqa: BLE001 - a missing or unreadable config: fall back to the card by name
+        pass
+    card = card_files("task").get(task)
+    try:
+        return load_card("task", card) if card else None
+    except UserError:
         return None
 
 
@@ -70,6 +78,7 @@ def load_runs(paths: list[Path]) -> list[ViewRun]:
         results = read_results(run_dir) or {}
         records = read_predictions(run_dir)
         calibration = {record["id"]: record for record in read_predictions(run_dir, CALIBRATION)}
-        runs.append(ViewRun(run_dir, _label(index), results, records, calibration, _card(run_dir),
+        card = _card(run_dir, str(results.get("task")))
+        runs.append(ViewRun(run_dir, _label(index), results, records, calibration, card,
                             results.get("diagnostics") or diagnostics(records)))
     return runs

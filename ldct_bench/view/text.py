@@ -17,7 +17,8 @@ def num(value: float | None, digits: int = 2) -> str:
 
 
 def signed(value: float | None, digits: int = 2) -> str:
-    return DASH if value is None else f"{value:+.{digits}f}"
+    """With its sign; a value that rounds to zero is +0.00, never -0.00."""
+    return DASH if value is None else f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def interval(pair: Sequence[float | None] | None, digits: int = 2) -> str:
