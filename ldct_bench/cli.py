@@ -18,9 +18,10 @@ COMMANDS = {
     "leaderboard": ("leaderboard", "rank finished runs by overall (prints; writes md/csv/html)"),
     "compare": ("compare", "B - A per metric over the items both runs scored, with a paired interval and p-value"),
     "score": ("score", "score predictions made elsewhere against a task's test split"),
+    "view": ("view", "a page of a run's items, worst first, with the images (offline)"),
 }
 DESCRIPTION = ("Everything around a benchmark run (the run itself is `python -m ldct_bench`): prepare the data, "
-               "price a run, rank and compare finished runs, score predictions made elsewhere.")
+               "price a run, rank and compare finished runs, look at their items, score predictions made elsewhere.")
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:

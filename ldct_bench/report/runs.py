@@ -13,7 +13,8 @@ from ldct_bench.run.rundir import CALIBRATION, PREDICTIONS
 
 
 def read_predictions(run_dir: Path, name: str = PREDICTIONS) -> list[Prediction]:
-    """Journal records by id order (the last line of an id wins); an unfinished last line is skipped, not cut."""
+    """Journal records by id order (the last line of an id wins); an unfinished last line is skipped, not cut.
+    `name` reads another journal of the run dir (calibration.jsonl)."""
     path = Path(run_dir) / name
     if not path.exists():
         return []
