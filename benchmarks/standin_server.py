@@ -6,9 +6,10 @@ body read, answer written (time.monotonic(), which on Linux is one clock for all
 measuring process can compare it with its own), and body size. It keeps the first --keep bodies so
 that a bare client can replay exactly what the real command sent. Control routes, for the
 measuring script only: GET /_log (the timings as JSON), GET /_bodies/N (kept body N),
-POST /_reset (clear log and kept bodies).
+POST /_reset (clear log and kept bodies). With --max-in-flight N it behaves like a vendor's concurrency limit:
+a request that would be the N+1th in flight is refused at once with 429 and Retry-After (counted in /_log).
 
-    python benchmarks/standin_server.py --latency 0.2 [--port 0] [--keep 32]
+    python benchmarks/standin_server.py --latency 0.2 [--port 0] [--keep 32] [--max-in-flight N --retry-after S]
 
 prints `stand-in server on http://127.0.0.1:PORT/v1` once it listens.
 """
@@ -34,8 +35,12 @@ class Log:
 
     latency_s: float
     keep: int
+    max_in_flight: int | None = None
+    retry_after_s: float = 1.0
     rows: list[list[float]] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
+    in_flight: int = 0
+    refused: int = 0
 
 
 def reply(body: bytes, count: int) -> bytes:
@@ -55,14 +60,22 @@ def reply(body: bytes, count: int) -> bytes:
 def make_app(log: Log) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
-        body = await request.read()
-        read = time.monotonic()
-        if len(log.bodies) < log.keep:
-            log.bodies.append(body)
-        await asyncio.sleep(log.latency_s)
-        response = web.Response(body=reply(body, len(log.rows)), content_type="application/json")
-        await response.prepare(request)
-        await response.write_eof()
+        if log.max_in_flight is not None and log.in_flight >= log.max_in_flight:
+            log.refused += 1
+            return web.json_response({"error": {"message": "too many requests in flight", "type": "rate_limit"}},
+                                     status=429, headers={"Retry-After": f"{log.retry_after_s:g}"})
+        log.in_flight += 1
+        try:
+            body = await request.read()
+            read = time.monotonic()
+            if len(log.bodies) < log.keep:
+                log.bodies.append(body)
+            await asyncio.sleep(log.latency_s)
+            response = web.Response(body=reply(body, len(log.rows)), content_type="application/json")
+            await response.prepare(request)
+            await response.write_eof()
+        finally:
+            log.in_flight -= 1
         log.rows.append([arrived, read, time.monotonic(), len(body)])
         return response
 
@@ -70,7 +83,7 @@ def make_app(log: Log) -> web.Application:
         return web.json_response({"object": "list", "data": [{"id": "standin", "object": "model"}]})
 
     async def timings(request: web.Request) -> web.Response:
-        return web.json_response({"latency_s": log.latency_s, "rows": log.rows})
+        return web.json_response({"latency_s": log.latency_s, "rows": log.rows, "refused": log.refused})
 
     async def kept(request: web.Request) -> web.Response:
         index = int(request.match_info["index"])
@@ -81,6 +94,7 @@ def make_app(log: Log) -> web.Application:
     async def reset(request: web.Request) -> web.Response:
         log.rows.clear()
         log.bodies.clear()
+        log.refused = 0
         return web.json_response({"ok": True})
 
     app = web.Application(client_max_size=MAX_BODY)
@@ -105,9 +119,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.2, help="seconds between reading a body and answering")
     parser.add_argument("--keep", type=int, default=32, help="how many request bodies to keep for replay")
+    parser.add_argument("--max-in-flight", type=int, default=None, help="refuse requests beyond this many with 429")
+    parser.add_argument("--retry-after", type=float, default=1.0, help="seconds the 429's Retry-After asks for")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.host, args.port, Log(args.latency, args.keep)))
+        asyncio.run(serve(args.host, args.port, Log(args.latency, args.keep, args.max_in_flight, args.retry_after)))
     except KeyboardInterrupt:
         pass
 

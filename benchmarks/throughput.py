@@ -100,9 +100,9 @@ def proc_cpu_s(pid: int) -> float | None:
 
 
 @contextlib.contextmanager
-def standin(latency_s: float, keep: int) -> Iterator[tuple[str, int]]:
-    """The stand-in server in its own process; yields its base URL and pid."""
-    proc = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency_s), "--keep", str(keep)],
+def standin(latency_s: float, keep: int, *extra: str) -> Iterator[tuple[str, int]]:
+    """The stand-in server in its own process (`extra`: more of its flags); yields its base URL and pid."""
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency_s), "--keep", str(keep), *extra],
                             stdout=subprocess.PIPE, text=True)
     try:
         yield proc.stdout.readline().strip().rsplit(" ", 1)[-1], proc.pid
@@ -126,6 +126,7 @@ class Exit:
     cpu_s: float = 0.0
     status: int = 0
     samples: list[tuple[float, float]] | None = None
+    peak_rss_mib: float = 0.0
 
     def cpu_between(self, start: float, end: float) -> float:
         """CPU seconds spent between two instants, from the /proc samples (linear between samples)."""
@@ -148,6 +149,7 @@ def run_command(args: list[str], env: dict[str, str], cwd: Path) -> Exit:
     def reap() -> None:
         _, status, usage = os.wait4(proc.pid, 0)
         run.ended, run.status, run.cpu_s = time.monotonic(), os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
+        run.peak_rss_mib = usage.ru_maxrss / 1024  # kilobytes on Linux
 
     waiter = threading.Thread(target=reap)
     waiter.start()

@@ -6,8 +6,6 @@ import atexit
 import logging
 import os
 import sys
-import tempfile
-import traceback
 from pathlib import Path
 from typing import NoReturn
 
@@ -17,35 +15,12 @@ from omegaconf import DictConfig
 
 from ldct_bench.cards.registry import register
 from ldct_bench.config.compose import check_command_line, expand_home, help_text
-from ldct_bench.errors import Interrupted, LowCoverage, UserError
+from ldct_bench.errors import Interrupted, LowCoverage, failure_line
 from ldct_bench.paths import resource_dir
 from ldct_bench.run.rundir import RunDir, expand_resume
-from ldct_bench.secrets import mask_logging, redact, scrub_hydra_outputs
+from ldct_bench.secrets import mask_logging, scrub_hydra_outputs
 
 PREFIX = "ldct-bench"
-
-
-def say_failure(exc: BaseException) -> tuple[str, int]:
-    """The one line and exit code for anything that ends a command early."""
-    if isinstance(exc, Interrupted):
-        return f"{PREFIX}: {exc}", exc.exit_code
-    if isinstance(exc, UserError):
-        return f"{PREFIX}: error: {exc}", exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
-        return f"{PREFIX}: interrupted before any item was scored", 130
-    if isinstance(exc, OSError) and exc.filename:
-        return (f"{PREFIX}: error: cannot write {exc.filename} ({exc.strerror or exc}); free some space there or "
-                "set hydra.run.dir (hydra.sweep.dir with -m) to another disk"), 2
-    return f"{PREFIX}: error: {internal_error(exc)}", 1
-
-
-def internal_error(exc: BaseException) -> str:
-    """One masked line for an unexpected exception; the masked traceback goes to a file for the bug report."""
-    trace = redact("".join(traceback.format_exception(exc)))
-    with tempfile.NamedTemporaryFile("w", prefix="ldct-bench-error-", suffix=".txt", delete=False) as handle:
-        handle.write(trace)
-    return (f"internal error ({exc.__class__.__name__}: {redact(str(exc))[:200]}); this is a bug in ldct-bench: "
-            f"please report it with {handle.name}; answers already received are kept in the run dir")
 
 
 def interrupted(run_dir: RunDir) -> Interrupted:
@@ -58,7 +33,7 @@ def end_with(exc: BaseException) -> NoReturn:
     """Print the one line for what ended the command and exit with its code (SystemExit passes through Hydra,
     which would otherwise print the job's overrides, secrets included)."""
     forget_failed_start(exc)
-    line, code = say_failure(exc)
+    line, code = failure_line(exc, PREFIX)
     print(line, file=sys.stderr)
     sys.exit(code)
 

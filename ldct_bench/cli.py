@@ -6,7 +6,7 @@ import argparse
 import importlib
 import sys
 
-from ldct_bench.errors import UserError
+from ldct_bench.errors import failure_line
 
 # Command name -> (module in ldct_bench/commands with `add_parser(subparsers)`, one-line help). Only the module of
 # the command given is imported: the others pull in datasets, scipy or matplotlib, seconds before `--help`.
@@ -42,9 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser(argv).parse_args(argv)
     try:
         args.func(args)
-    except UserError as exc:
-        print(f"ldct-bench: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    except (Exception, KeyboardInterrupt) as exc:  # one line for everything; a traceback only in a file
+        line, code = failure_line(exc)
+        print(line, file=sys.stderr)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import tempfile
+import traceback
 from typing import Iterable
 
 
@@ -49,3 +51,28 @@ def first_line(exc: BaseException, *, typed: bool = False, limit: int = 200) -> 
         return exc.__class__.__name__
     line = text.splitlines()[0]
     return (f"{exc.__class__.__name__}: {line}" if typed else line)[:limit]
+
+
+def failure_line(exc: BaseException, prefix: str = "ldct-bench") -> tuple[str, int]:
+    """The one line and exit code for anything that ends a command early; an unexpected exception is named in
+    one masked line, with its traceback in a file for the bug report."""
+    if isinstance(exc, Interrupted):
+        return f"{prefix}: {exc}", exc.exit_code
+    if isinstance(exc, UserError):
+        return f"{prefix}: error: {exc}", exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{prefix}: interrupted before any item was scored", 130
+    if isinstance(exc, OSError) and exc.filename:
+        return (f"{prefix}: error: cannot write {exc.filename} ({exc.strerror or exc}); free some space there or "
+                "set hydra.run.dir (hydra.sweep.dir with -m) to another disk"), 2
+    return f"{prefix}: error: {_internal_error(exc)}", 1
+
+
+def _internal_error(exc: BaseException) -> str:
+    from ldct_bench.secrets import redact
+
+    trace = redact("".join(traceback.format_exception(exc)))
+    with tempfile.NamedTemporaryFile("w", prefix="ldct-bench-error-", suffix=".txt", delete=False) as handle:
+        handle.write(trace)
+    return (f"internal error ({exc.__class__.__name__}: {redact(str(exc))[:200]}); this is a bug in ldct-bench: "
+            f"please report it with {handle.name}; answers already received are kept in the run dir")

@@ -1,6 +1,7 @@
 """`ldct-bench estimate`: predicts what a run sends, sends nothing, and prices it by the card."""
 
 import json
+import re
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_a_sweep_gets_one_estimate_per_job_and_a_total(capsys):
     assert claude["image_tokens_per_request"] == 3 * 350  # 512 * 512 / 750, rounded up
     text = estimate(["model=gpt-4o,claude-sonnet-4", "shots=0", "limit=2", "max_cost=0.0001", "--sample", "1"],
                     capsys, as_json=False)
-    assert text.count("requests  2") == 2 and text.splitlines()[-1].startswith("total: 4 requests")
+    assert text.count("requests  2") == 2 and "\ntotal: 4 requests" in text
     assert "max_cost  $0.0001 stops the run after about" in text
 
 
@@ -95,3 +96,33 @@ def test_prompt_tokens_per_test_and_per_calibration_request_add_up(capsys):
     text = estimate(["model=o3", "strategy=error_feedback", "limit=5"], capsys, as_json=False)
     assert (f"({e['prompt_tokens_per_request']:,} per test request, {e['prompt_tokens_per_calibration']:,} per "
             "calibration request)") in text
+
+
+CURRENT = ["gpt-6.2-astra", "gpt-6-luna", "claude-sonnet-5-5", "gemini-4-carbon", "gemini-4-hydrogen", "grok-4.7",
+           "qwen4-max", "llama-4-maverick", "gemma-3"]
+
+
+def test_a_preset_sweep_is_priced_point_by_point_with_its_keys_and_a_wall_time(capsys, monkeypatch):
+    """No data, no keys: the preset's nine models (its sweeper's list), not the default model."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-0000")
+    jobs = estimate(["+experiment=current_models", "--sample", "1"], capsys)
+    assert [j["model"] for j in jobs] == CURRENT
+    assert all(j["requests"] == 300 and j["cost_usd"] is not None for j in jobs)
+    assert {j["key_env"] for j in jobs} >= {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"}
+    text = estimate(["-m", "+experiment=current_models", "--sample", "1"], capsys, as_json=False)
+    total = text[text.index("total: 2700 requests"):]
+    assert "OPENAI_API_KEY (set, 2 points)" in total and "ANTHROPIC_API_KEY (NOT SET, 1 point)" in total
+    assert "retired" not in total
+    minutes = re.search(r"time +~(\d+) min, an estimate", total)
+    assert minutes, total
+    # gemma-3 shares Google's endpoint and key with the Gemini cards, but its 14,000 tokens a minute are its own
+    gemma = next(j for j in jobs if j["model"] == "gemma-3")
+    assert int(minutes.group(1)) == round(gemma["prompt_tokens"] / 14000)
+    assert all(len(line) <= 120 for line in total.splitlines())
+
+
+def test_a_retired_card_in_the_list_is_named_with_its_successor(capsys):
+    text = estimate(["model=gpt-6-luna,claude-sonnet-4", "strategy=zero_shot", "limit=2", "--sample", "1"], capsys,
+                    as_json=False)
+    assert "retired   claude-sonnet-4 (since 2026-06-15): its point would not start; use model=claude-sonnet-5-5" \
+        in text

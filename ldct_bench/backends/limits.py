@@ -1,10 +1,11 @@
 """How hard one endpoint may be asked, shared by every run that reaches it.
 
 A vendor limits a key, not a run: the points of a sweep that reach the same base URL with the same key share
-one `EndpointLimits`: at most `concurrency` requests in flight, request starts paced by the card's requests
-and tokens per minute, and one backoff. A 429 halves the concurrency they share (not more than once per
+one gate for requests in flight (as many as the largest concurrency their cards ask for; each point still
+sends no more than its own card's) and one backoff. A 429 halves what they share (not more than once per
 round of requests in flight, since a burst of 429s is one signal) and holds new starts for the Retry-After;
-the limit then grows back by one after each `limit` answers in a row, up to the card's concurrency.
+the limit then grows back by one after each `limit` answers in a row. Requests and tokens per minute are
+set per model by the vendors, so runs of one model on one key share a pacer.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import hashlib
 import time
 from collections import deque
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 from ldct_bench.backends.pacing import Pacer
@@ -83,35 +84,41 @@ class Gate:
                     break
 
 
-@dataclass
+@dataclass(frozen=True)
 class EndpointLimits:
-    """One endpoint's shared budget: the gate for requests in flight and the pacer for request starts."""
+    """What one run asks through: its endpoint's gate for requests in flight, its model's pacer for starts."""
 
     gate: Gate
     pacer: Pacer
-    users: list[str] = field(default_factory=list)  # runs sharing it, by card name
 
 
 class Endpoints:
     """The limits of every endpoint reached in this process, keyed by base URL and (a digest of) the key."""
 
     def __init__(self) -> None:
-        self._limits: dict[tuple[str, str], EndpointLimits] = {}
+        self._gates: dict[tuple[str, str], Gate] = {}
+        self._pacers: dict[tuple[str, str, str], Pacer] = {}
+        self._users: dict[tuple[str, str], list[str]] = {}
 
-    def limits(self, base_url: str, key: str, concurrency: int, rpm: float | None, tpm: float | None,
-               user: str) -> EndpointLimits:
-        """The shared limits of an endpoint; the first run to reach it sets them, later ones may only lower them."""
+    def limits(self, base_url: str, key: str, model_id: str, concurrency: int, rpm: float | None,
+               tpm: float | None, user: str) -> EndpointLimits:
+        """The limits a run of `model_id` on this endpoint and key shares with the others that reach it."""
         ident = (base_url.rstrip("/"), hashlib.sha256(key.encode()).hexdigest())
-        found = self._limits.get(ident)
-        if found is None:
-            found = self._limits[ident] = EndpointLimits(Gate(concurrency), Pacer(rpm, tpm))
+        gate = self._gates.get(ident)
+        if gate is None:
+            gate = self._gates[ident] = Gate(concurrency)
+        elif concurrency > gate.ceiling:
+            gate.limit += concurrency - gate.ceiling
+            gate.ceiling = concurrency
+        pacer = self._pacers.get((*ident, model_id))
+        if pacer is None:
+            pacer = self._pacers[(*ident, model_id)] = Pacer(rpm, tpm)
         else:
-            found.gate.ceiling = min(found.gate.ceiling, max(1, concurrency))
-            found.gate.limit = min(found.gate.limit, found.gate.ceiling)
-            found.pacer.tighten(rpm, tpm)
-        found.users.append(user)
-        return found
+            pacer.tighten(rpm, tpm)
+        limits = EndpointLimits(gate, pacer)
+        self._users.setdefault(ident, []).append(user)
+        return limits
 
-    def shared(self) -> list[tuple[str, EndpointLimits]]:
-        """(base URL, limits) of every endpoint reached."""
-        return [(url, limits) for (url, _), limits in self._limits.items()]
+    def shared(self) -> list[tuple[str, Gate, list[str]]]:
+        """(base URL, its gate, the runs using it) of every endpoint and key reached."""
+        return [(url, gate, self._users[(url, key)]) for (url, key), gate in self._gates.items()]

@@ -204,7 +204,7 @@ class OpenAICompatible:
     def _shared_limits(self) -> EndpointLimits:
         """This endpoint's budget, shared with every run of this process that reaches it with the same key."""
         card = self.card
-        return self._endpoints.limits(self.base_url, self._key, card.concurrency, card.rate_limit_rpm,
+        return self._endpoints.limits(self.base_url, self._key, self.model_id, card.concurrency, card.rate_limit_rpm,
                                       card.rate_limit_tpm, card.name)
 
     async def start(self, task: Task) -> None:

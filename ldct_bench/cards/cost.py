@@ -30,6 +30,22 @@ def cost_usd(usage: "Usage", card: "ModelCard") -> float | None:
             + usage.completion_tokens * card.price_output_per_mtok) / 1e6
 
 
+PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation
+REASONING_ANSWER_TOKENS = 1500  # hidden reasoning is billed as output
+
+
+def is_reasoning(card: Any) -> bool:
+    """A model that thinks before it answers: it is sent an effort or a completion-token limit, or a large one."""
+    ceiling = card.max_completion_tokens or card.max_tokens or 4096
+    return card.reasoning_effort is not None or card.max_completion_tokens is not None or ceiling > 2048
+
+
+def answer_tokens(card: Any) -> tuple[int, int]:
+    """(expected, ceiling) completion tokens per answer: a guess for pricing, and the card's limit."""
+    ceiling = card.max_completion_tokens or card.max_tokens or 4096
+    return min(ceiling, REASONING_ANSWER_TOKENS if is_reasoning(card) else PLAIN_ANSWER_TOKENS), ceiling
+
+
 def has_prices(card: "ModelCard") -> bool:
     return card.price_input_per_mtok is not None and card.price_output_per_mtok is not None
 

@@ -21,19 +21,10 @@ from omegaconf import OmegaConf
 
 from ldct_bench.cards.checks import check_model_card
 from ldct_bench.config.compose import compose_jobs
-from ldct_bench.cards.cost import has_prices, prompt_tokens
+from ldct_bench.cards.cost import answer_tokens, has_prices, prompt_tokens
 from ldct_bench.cards.fit import check_fit
 from ldct_bench.errors import UserError
 
-PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation
-REASONING_ANSWER_TOKENS = 1500
-
-
-def output_tokens(card: Any) -> tuple[int, int]:
-    """(expected, ceiling) completion tokens per answer for a card."""
-    ceiling = card.max_completion_tokens or card.max_tokens or 4096
-    reasoning = card.reasoning_effort is not None or card.max_completion_tokens is not None or ceiling > 2048
-    return min(ceiling, REASONING_ANSWER_TOKENS if reasoning else PLAIN_ANSWER_TOKENS), ceiling
 
 
 def _mean(values: list[float]) -> float:
@@ -70,7 +61,7 @@ def _counts(cfg: Any, strategy: Any, items: list[Any], calibration: list[Any], s
     return tests, min(config.calibration_pool, card.train_size)
 
 
-def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) -> dict[str, Any]:
+def estimate_job(cfg: Any, sample: int = 3, tokens_per_answer: int | None = None) -> dict[str, Any]:
     """What one composed run would send and cost."""
     from ldct_bench.run.preflight import ensure_metadata
     from ldct_bench.strategies import make_strategy
@@ -97,8 +88,8 @@ def estimate_job(cfg: Any, sample: int = 3, answer_tokens: int | None = None) ->
     per_calibration = _mean([s[0] for s in sampled_cal])
     prompt = per_request * n_items + per_calibration * n_calibration
     requests = n_items + n_calibration
-    expected, ceiling = output_tokens(card)
-    expected = answer_tokens if answer_tokens is not None else expected
+    expected, ceiling = answer_tokens(card)
+    expected = tokens_per_answer if tokens_per_answer is not None else expected
     sizes = sorted({size for s in sampled for size in s[2]})
     result = {
         **job, "shots": strategy.shots, "requests": requests, "scoring_requests": n_items,
@@ -149,28 +140,39 @@ def describe(estimate: dict[str, Any], max_cost: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    """Estimate every job of the command line; print a block per job (or JSON) and the total."""
+    """Estimate every point of the command line (a -m sweep, a preset's models); print a block per point (or
+    JSON), then what the whole needs: keys, retiring cards, dollars and an estimated wall time."""
+    from ldct_bench.sweep.plan import describe_plan, point_plan
+
     if args.sample < 1:
         raise UserError(f"--sample {args.sample}: build at least 1 request to measure prompts")
     jobs = compose_jobs(args.overrides)
     estimates = [estimate_job(cfg, args.sample, args.output_tokens) for cfg in jobs]
+    plans = [point_plan(cfg.model, estimate) for cfg, estimate in zip(jobs, estimates)]
+    for estimate, plan in zip(estimates, plans):
+        estimate.update(key_env=plan.key_env, status=plan.status, endpoint=plan.endpoint, latency_s=plan.latency_s)
     if args.json:
         print(json.dumps(estimates, indent=2))
         return
     for cfg, estimate in zip(jobs, estimates):
         print(describe(estimate, cfg.max_cost))
-    if len(estimates) > 1:
-        priced = [e["cost_usd"] for e in estimates if e["cost_usd"] is not None]
-        print(f"total: {sum(e['requests'] for e in estimates)} requests, ~${sum(priced):.2f} over "
-              f"{len(priced)} priced job(s) of {len(estimates)}")
+    priced = [e["cost_usd"] for e in estimates if e["cost_usd"] is not None]
+    ceiling = [e["cost_usd_ceiling"] for e in estimates if e["cost_usd_ceiling"] is not None]
+    print(f"{'total' if len(estimates) > 1 else 'run'}: {sum(e['requests'] for e in estimates)} requests, "
+          f"~${sum(priced):.2f} (at most ${sum(ceiling):.2f}) over {len(priced)} priced point(s) of {len(estimates)}")
+    for line in describe_plan(plans):
+        print(line)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="predict requests, tokens and dollars of a run (nothing is sent)",
                                    description=__doc__.split("\n\n")[0])
-    parser.add_argument("overrides", nargs="*", help="the overrides a run takes, e.g. model=o3 strategy=few_shot")
+    parser.add_argument("overrides", nargs="*", help="the overrides a run or a sweep takes, e.g. model=o3,gpt-4o "
+                                                     "strategy=few_shot, or +experiment=current_models (-m is optional)")
     parser.add_argument("--output-tokens", type=int, default=None,
                         help="expected completion tokens per answer (default: 120, or 1500 for reasoning models)")
     parser.add_argument("--sample", type=int, default=3, help="test items whose chats are built to measure prompts")
     parser.add_argument("--json", action="store_true", help="print the estimates as JSON")
+    parser.add_argument("-m", "--multirun", action="store_true",
+                        help="accepted as a run takes it; an estimate always prices every point of a sweep")
     parser.set_defaults(func=run)

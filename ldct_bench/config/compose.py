@@ -188,9 +188,19 @@ def expand(overrides: list[str]) -> list[list[str]]:
     return [list(combo) for combo in itertools.product(*sweep_choices(overrides))]
 
 
+def with_preset_sweeps(overrides: list[str]) -> list[str]:
+    """The overrides plus the sweeps a preset declares (`hydra.sweeper.params`, e.g. +experiment=current_models'
+    nine models) for keys the command line leaves alone, as Hydra's sweeper combines them for `-m`."""
+    given = {o.partition("=")[0].lstrip("+~") for o in overrides}
+    first = [values[0] for values in sweep_choices(overrides)]  # one point is enough to read the preset
+    cfg = compose(config_name="config", overrides=first, return_hydra_config=True)
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
+    return [*overrides, *(f"{key}={value}" for key, value in params.items() if key not in given)]
+
+
 def compose_jobs(argv: list[str]) -> list[DictConfig]:
-    """The composed config of every job the command line would run (checked like a run's)."""
+    """The composed config of every job the command line would run as a sweep (checked like a run's)."""
     overrides = [o for o in user_overrides(expand_home(argv)) if not o.lstrip("+~").startswith("hydra.")]
     check_command_line(overrides)
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
-        return [compose(config_name="config", overrides=combo) for combo in expand(overrides)]
+        return [compose(config_name="config", overrides=combo) for combo in expand(with_preset_sweeps(overrides))]

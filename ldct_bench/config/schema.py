@@ -124,6 +124,9 @@ class ModelCard:
     max_images_per_request: Optional[int] = None
     rate_limit_tpm: Optional[float] = None  # input tokens per minute (the card's default tier)
     logprobs: bool = False  # the endpoint returns token log-probabilities for chat requests with images
+    # Seconds one answer takes, for `ldct-bench estimate`'s wall time only (an estimate; unset: 20 s for reasoning
+    # models, 6 s for others). Measure yours from a run: results.json's seconds x concurrency / requests.
+    latency_s: Optional[float] = None
 
 
 @dataclass

@@ -32,7 +32,7 @@ from ldct_bench.report.wandb_env import SWEEP_GROUP_ENV
 from ldct_bench.run.interrupt import GracefulStop, StopRequested, run_stoppable
 from ldct_bench.run.runner import execute, prepare
 from ldct_bench.run.stage import Progress
-from ldct_bench.secrets import mask_override
+from ldct_bench.secrets import mask_override, redact
 from ldct_bench.sweep.points import Point, compose_points, merged_note, set_up
 from ldct_bench.sweep.summary import summary_table
 
@@ -178,8 +178,8 @@ def run_sweep(context: HydraContext, config: DictConfig, job_overrides: Sequence
         ready = [p for p in points if p.prepared is not None]
         total = sum(len(p.prepared.items) + len(p.prepared.strategy.calibration_items()) for p in ready
                     if p.prepared is not None)
-        shared = [f"{url} ({len(limits.users)} points, {limits.gate.ceiling} at once)"
-                  for url, limits in endpoints.shared() if len(limits.users) > 1]
+        shared = [f"{redact(url)} ({len(users)} points, {gate.ceiling} requests at once)"
+                  for url, gate, users in endpoints.shared() if len(users) > 1]
         say(f"sweep: {len(ready)} points at once ({total:,} items)"
             + (f"; sharing endpoints: {'; '.join(shared)}" if shared else "") + ":")
         for point in ready:
