@@ -48,6 +48,7 @@ _FATAL_STATUS = {401: "rejected the API key", 403: "refused access with this API
                  404: "does not know this model or path"}
 TOP_LOGPROBS = 20  # alternatives per token for expected-level scoring (OpenAI's maximum; vLLM's default cap)
 MAX_BACKOFF_S = 60.0
+BATCH_URL = b"/v1/chat/completions"  # what each line of a batch asks for (the chat endpoint)
 HEADERS_FIELD = "extra_headers"  # in a card's extra_body: HTTP headers, never body fields (nor cache-key parts)
 
 
@@ -257,20 +258,20 @@ class OpenAICompatible:
         """What an error message must never show: the key, the URL's credentials, the header values."""
         return [self._key, *url_secrets(self.base_url), *header_secrets(self.card.extra_body)]
 
-    def _clean(self, exc: BaseException) -> str:
+    def clean(self, exc: BaseException) -> str:
         """First line of an error with every credential (and its echo) masked, then cut short."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         return redact(text, self._secrets())[:200]
 
     def _fatal(self, exc: openai.APIStatusError) -> UserError:
-        if says_model_not_found(exc.status_code, self._clean(exc)):
+        if says_model_not_found(exc.status_code, self.clean(exc)):
             return UserError(redact(str(model_not_found(self.card, self.base_url, self.model_id, exc.status_code,
-                                                        self._clean(exc))), self._secrets()))
+                                                        self.clean(exc))), self._secrets()))
         what = _FATAL_STATUS[exc.status_code]
         hint = (f"check the key in {self._key_env}" if exc.status_code in (401, 403) and self._key_env
                 else "check model.model_id and model.base_url")
         return UserError(redact(f"model {self.card.name}: {self.base_url} {what} (HTTP {exc.status_code}: "
-                                f"{self._clean(exc)}); {hint}", self._secrets()))
+                                f"{self.clean(exc)}); {hint}", self._secrets()))
 
     def prepare(self, request: Request) -> Request:
         """The request with its wire body (JSON bytes) made; runs in a request-building thread, off the event loop,
@@ -294,22 +295,22 @@ class OpenAICompatible:
                     response = await asyncio.wait_for(client.post("/chat/completions", cast_to=dict, content=body,
                                                                   options=self._options), self.card.timeout_s)
                 self._reached = True
-                completion = self._completion(response, time.monotonic() - started, attempt)
+                completion = self.read_completion(response, time.monotonic() - started, attempt)
                 limits.gate.answered()
                 return completion
             except (openai.APITimeoutError, asyncio.TimeoutError):
                 reason = f"timed out after {self.card.timeout_s:g} s"
             except openai.APIConnectionError as exc:
-                reason = f"connection failed ({self._clean(exc.__cause__ or exc)})"
+                reason = f"connection failed ({self.clean(exc.__cause__ or exc)})"
                 if not self._reached and type(exc.__cause__).__name__ == "ConnectError" and attempt >= min(2, attempts):
                     raise UserError(redact(f"model {self.card.name}: cannot reach {self.base_url} ({reason}); "
                                            "check model.base_url and that the server is up", self._secrets())) from None
             except openai.APIStatusError as exc:
                 self._reached = True
-                if exc.status_code in _FATAL_STATUS or says_model_not_found(exc.status_code, self._clean(exc)):
+                if exc.status_code in _FATAL_STATUS or says_model_not_found(exc.status_code, self.clean(exc)):
                     raise self._fatal(exc) from None
                 if exc.status_code not in _TRANSIENT_STATUS:
-                    raise BackendError(f"HTTP {exc.status_code}: {self._clean(exc)}") from None
+                    raise BackendError(f"HTTP {exc.status_code}: {self.clean(exc)}") from None
                 reason, delay = f"HTTP {exc.status_code}", retry_after_s(exc.response.headers)
                 if exc.status_code == 429:
                     limits.gate.throttled(delay)
@@ -318,13 +319,27 @@ class OpenAICompatible:
                                        f"model.max_retry_after_s={self.card.max_retry_after_s:g} (a quota?); "
                                        "rerun later, finished items are kept") from None
             except (openai.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
-                reason = f"malformed response ({self._clean(exc)})"
+                reason = f"malformed response ({self.clean(exc)})"
             if attempt == attempts:
                 raise BackendError(f"{reason}; gave up after {attempt} attempts")
             await asyncio.sleep(delay if delay is not None else backoff_s(attempt))
         raise AssertionError("unreachable")
 
-    def _completion(self, data: Any, latency: float, attempts: int) -> Completion:
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        """The endpoint's client, for what is not a chat request (the batch API's files and batches)."""
+        if self._client is None:
+            raise BackendError("backend used before start()")
+        return self._client
+
+    def batch_line(self, request: Request, custom_id: str) -> bytes:
+        """The request as one line of an OpenAI-style batch input file: the very body a chat request sends."""
+        body = request.body if request.body is not None else self.prepare(request).body
+        assert body is not None
+        return (b'{"custom_id": ' + json.dumps(custom_id).encode() + b', "method": "POST", "url": "' + BATCH_URL
+                + b'", "body": ' + body + b"}\n")
+
+    def read_completion(self, data: Any, latency: float = 0.0, attempts: int = 1) -> Completion:
         """Text and usage from a chat response's JSON; a body without choices is malformed (retried)."""
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):

@@ -19,15 +19,29 @@ if TYPE_CHECKING:
     from ldct_bench.config.schema import ModelCard
 
 
-def cost_usd(usage: "Usage", card: "ModelCard") -> float | None:
-    """Cost of one answer; None when the card has no prices. Cached prompt tokens bill at the cached price."""
+def prices(card: "ModelCard", batch: bool = False) -> tuple[float, float] | None:
+    """(input, output) dollars per million tokens, through the vendor's batch API when `batch` (the card's batch
+    prices, else half the standard ones: what OpenAI, Google, Together and Alibaba charge); None without prices."""
     if card.price_input_per_mtok is None or card.price_output_per_mtok is None:
         return None
-    cached_price = card.price_cached_input_per_mtok
+    if not batch:
+        return card.price_input_per_mtok, card.price_output_per_mtok
+    given = (card.batch_price_input_per_mtok, card.batch_price_output_per_mtok)
+    return (given[0] if given[0] is not None else card.price_input_per_mtok / 2,
+            given[1] if given[1] is not None else card.price_output_per_mtok / 2)
+
+
+def cost_usd(usage: "Usage", card: "ModelCard", batch: bool = False) -> float | None:
+    """Cost of one answer; None when the card has no prices. Cached prompt tokens bill at the cached price
+    (a batch has no prompt cache discount of its own here: its input price applies to every token)."""
+    found = prices(card, batch)
+    if found is None:
+        return None
+    price_in, price_out = found
+    cached_price = None if batch else card.price_cached_input_per_mtok
     cached = min(usage.cached_tokens, usage.prompt_tokens) if cached_price is not None else 0
-    return ((usage.prompt_tokens - cached) * card.price_input_per_mtok
-            + cached * (cached_price or 0.0)
-            + usage.completion_tokens * card.price_output_per_mtok) / 1e6
+    return ((usage.prompt_tokens - cached) * price_in + cached * (cached_price or 0.0)
+            + usage.completion_tokens * price_out) / 1e6
 
 
 PLAIN_ANSWER_TOKENS = 120  # a JSON score, category and a sentence of explanation

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from ldct_bench.cards.checks import check_model_card
 from ldct_bench.config.compose import compose_jobs
-from ldct_bench.cards.cost import answer_tokens, has_prices, prompt_tokens
+from ldct_bench.cards.cost import answer_tokens, prices, prompt_tokens
 from ldct_bench.cards.fit import check_fit
 from ldct_bench.errors import UserError
 
@@ -102,10 +102,13 @@ def estimate_job(cfg: Any, sample: int = 3, tokens_per_answer: int | None = None
         "output_tokens": expected * requests, "output_tokens_ceiling": ceiling * requests,
         "cost_usd": None, "cost_usd_ceiling": None,
     }
-    if has_prices(card):
-        dollars = lambda out: (prompt * card.price_input_per_mtok + out * card.price_output_per_mtok) / 1e6
-        result["cost_usd"] = round(dollars(expected * requests), 4)
-        result["cost_usd_ceiling"] = round(dollars(ceiling * requests), 4)
+    standard = prices(card)
+    if standard is not None:
+        result["cost_usd"] = round((prompt * standard[0] + expected * requests * standard[1]) / 1e6, 4)
+        result["cost_usd_ceiling"] = round((prompt * standard[0] + ceiling * requests * standard[1]) / 1e6, 4)
+    in_batches = prices(card, batch=True) if cfg.batch else None
+    if in_batches is not None:
+        result["cost_usd_batch"] = round((prompt * in_batches[0] + expected * requests * in_batches[1]) / 1e6, 4)
     return result
 
 
@@ -131,7 +134,8 @@ def describe(estimate: dict[str, Any], max_cost: float | None) -> str:
                      "model.price_output_per_mtok)")
     else:
         lines.append(f"  dollars   ~${e['cost_usd']:.2f} (at most ${e['cost_usd_ceiling']:.2f} if every answer "
-                     "used the whole token limit)")
+                     "used the whole token limit)" + (f"; batch: ~${e['cost_usd_batch']:.2f}" if "cost_usd_batch" in e
+                                                       else ""))
         if max_cost is not None and e["cost_usd"] > max_cost:
             share = max_cost / e["cost_usd"]
             lines.append(f"  max_cost  ${max_cost:g} stops the run after about {share:.0%} of its requests "

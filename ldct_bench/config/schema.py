@@ -124,6 +124,13 @@ class ModelCard:
     max_images_per_request: Optional[int] = None
     rate_limit_tpm: Optional[float] = None  # input tokens per minute (the card's default tier)
     logprobs: bool = False  # the endpoint returns token log-probabilities for chat requests with images
+    # batch=true: the vendor's batch API at this card's base_url ("openai": /v1/files + /v1/batches; null: none),
+    # its prices (null: half the standard ones) and its limits per input file (cards/batch.py).
+    batch: Optional[str] = None
+    batch_price_input_per_mtok: Optional[float] = None
+    batch_price_output_per_mtok: Optional[float] = None
+    batch_max_requests: int = 50000
+    batch_max_bytes: int = 200 * 2**20
     # Seconds one answer takes, for `ldct-bench estimate`'s wall time only (an estimate; unset: 20 s for reasoning
     # models, 6 s for others). Measure yours from a run: results.json's seconds x concurrency / requests.
     latency_s: Optional[float] = None
@@ -215,6 +222,9 @@ class RunConfig:
     min_coverage: float = 0.0
     repeats: int = 1  # independent answers per item (at the card's temperature); the item's score is their mean
     scoring: Scoring = Scoring.text
+    batch: bool = False  # send the requests through the vendor's batch API (half price, answers within 24 h)
+    batch_poll_s: float = 30.0  # first wait between looks at a batch in flight (it grows, up to 10 min)
+    batch_tries: int = 3  # batches a request may go in (a line that expired or met a server error is sent again)
 
 
 def effective_shots(shots: Optional[int], strategy: StrategyConfig) -> int:

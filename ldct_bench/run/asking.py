@@ -56,16 +56,44 @@ class Asker:
         self.requests_sent = 0
         self.fatal: UserError | None = None  # a rejected key or unknown model: every later ask fails at once
 
+    def key(self, request: Request, sample: int = 0) -> str:
+        """The response-cache key of one sample of a request ('' without a cache)."""
+        return cache_key(self.backend.identity(), request.messages, sample=sample, seed=self.seed) if self.cache else ""
+
+    def cached(self, request: Request, sample: int = 0) -> Outcome | None:
+        """A readable answer the cache already holds for this sample, or None."""
+        if self.cache is None or self.mode != CacheMode.use:
+            return None
+        hit = self.cache.get(self.key(request, sample))
+        if hit is None:
+            return None
+        text, usage, logprobs = hit
+        answer, _ = read_safely(self.read, Completion(text, Usage(**usage), logprobs=logprobs))
+        if answer is None:  # an older reader accepted it: ask again
+            return None
+        return Outcome(answer, raw=text, usage=Usage(**usage), cached=True)
+
+    def take(self, outcome: Outcome, completion: Completion, reask: int = 0) -> None:
+        """Add one reply to a sample's outcome and read it (a backend that scores by itself gives its answer)."""
+        outcome.usage += completion.usage
+        outcome.latency_s += completion.latency_s
+        outcome.attempts += completion.attempts
+        outcome.reasks = reask
+        outcome.raw = completion.text
+        outcome.answer, outcome.error = (completion.answer, None) if completion.answer is not None \
+            else read_safely(self.read, completion)
+
+    def keep(self, key: str, outcome: Outcome, completion: Completion) -> None:
+        """Cache a readable answer under the original messages, so a rerun of the same item is free."""
+        if self.cache is not None and outcome.answer is not None:
+            outcome.unstored = self._store(self.cache, key, completion, outcome.usage)
+
     async def ask(self, request: Request, sample: int = 0) -> Outcome:
-        """The answer to `request`; `sample` numbers independent answers to the same messages."""
-        key = cache_key(self.backend.identity(), request.messages, sample=sample, seed=self.seed) if self.cache else ""
-        if self.cache and self.mode == CacheMode.use:
-            hit = self.cache.get(key)
-            if hit is not None:
-                text, usage, logprobs = hit
-                answer, _ = read_safely(self.read, Completion(text, Usage(**usage), logprobs=logprobs))
-                if answer is not None:  # else an older reader accepted it: ask again
-                    return Outcome(answer, raw=text, usage=Usage(**usage), cached=True)
+        """The answer to `request`; `sample` numbers independent answers to the same messages. An unreadable
+        reply is asked again (up to `reasks` times) with the reason."""
+        hit = self.cached(request, sample)
+        if hit is not None:
+            return hit
         outcome = Outcome(answer=None)
         current = request  # the first attempt sends the body built ahead; a re-ask builds its own
         for reask in range(self.reasks + 1):
@@ -75,21 +103,13 @@ class Asker:
                 outcome.error = str(exc)
                 outcome.usage += getattr(exc, "usage", None) or Usage()  # a cut-off answer is still billed
                 return outcome
-            outcome.usage += completion.usage
-            outcome.latency_s += completion.latency_s
-            outcome.attempts += completion.attempts
-            outcome.reasks = reask
-            outcome.raw = completion.text
-            outcome.answer, outcome.error = (completion.answer, None) if completion.answer is not None \
-                else read_safely(self.read, completion)
-            if outcome.answer is None:
-                current = Request(request.item, [*request.messages, {"role": "assistant", "content": completion.text},
-                                                 {"role": "user", "content": REASK.format(reason=outcome.error)}],
-                                  request.example_ids)
-                continue
-            if self.cache:  # under the original messages, so a rerun of the same item is free
-                outcome.unstored = self._store(self.cache, key, completion, outcome.usage)
-            return outcome
+            self.take(outcome, completion, reask)
+            if outcome.answer is not None:
+                self.keep(self.key(request, sample), outcome, completion)
+                return outcome
+            current = Request(request.item, [*request.messages, {"role": "assistant", "content": completion.text},
+                                             {"role": "user", "content": REASK.format(reason=outcome.error)}],
+                              request.example_ids)
         return outcome
 
     def _store(self, cache: ResponseCache, key: str, completion: Completion, usage: Usage) -> str | None:

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from ldct_bench.cards.cost import has_prices
 from ldct_bench.cards.lifecycle import check_status
-from ldct_bench.cards.registry import config_defaults, registered_values
+from ldct_bench.cards.registry import config_defaults, options, registered_values
 from ldct_bench.config.identity import not_applying
 from ldct_bench.config.schema import Scoring, Selection
 from ldct_bench.data.task import Task
@@ -46,6 +46,8 @@ def check_settings(cfg: DictConfig) -> list[str]:
     if cfg.repeats > 1 and cfg.model.temperature == 0 and cfg.model.backend != "baseline":
         notes.append(f"repeats={cfg.repeats} at temperature 0: the samples may agree; set model.temperature for "
                      "independent samples")
+    if cfg.batch:
+        notes += check_batch(cfg)
     ignored = not_applying(cfg, registered_values, config_defaults())
     if ignored:
         what = f"model {cfg.model.name} reads pixels and shows no prompt" if cfg.model.backend == "baseline" \
@@ -64,3 +66,23 @@ def ensure_metadata(task: Task, cfg: DictConfig) -> list[str]:
         return ["no region labels, so same_region selection picks examples from all regions (label them with "
                 "`ldct-bench label-regions`)"]
     return []
+
+
+def check_batch(cfg: DictConfig) -> list[str]:
+    """batch=true needs a card whose endpoint takes OpenAI-style batches; stop before any request otherwise."""
+    card = cfg.model
+    if card.backend == "baseline":
+        return [f"batch=true changes nothing here: model {card.name} reads pixels and sends nothing"]
+    if card.batch != "openai" or card.via == "openrouter" or (card.backend == "vllm" and not card.base_url):
+        able = ", ".join(sorted(name for name in options("model") if registered_values("model", name).get("batch")))
+        why = "OpenRouter's batches refuse images sent as data" if card.via == "openrouter" else \
+            f"its endpoint takes no OpenAI-style batches (card field batch: {card.batch})"
+        raise UserError(f"batch=true: model {card.name} cannot, as {why}; cards that can: {able} (or set "
+                        "model.batch=openai for your own endpoint that serves /v1/files and /v1/batches)")
+    if cfg.max_cost is not None:
+        raise UserError("max_cost stops a run as it spends, and a batch is paid when it ends: price it first with "
+                        "`ldct-bench estimate ... batch=true`, then drop max_cost")
+    notes = []
+    if card.reasks:
+        notes.append("with batch=true an unreadable answer is a failure, not asked again (a re-ask is another batch)")
+    return notes

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from functools import partial
 from typing import Callable
 
 from omegaconf import DictConfig
@@ -32,6 +33,7 @@ from ldct_bench.run.progress import StageBar
 from ldct_bench.run.results import Results, summarize
 from ldct_bench.run.rundir import RunDir
 from ldct_bench.run.stage import Budget, Progress, score_stage
+from ldct_bench.batch.stage import batch_stage, batch_summary
 from ldct_bench.strategies import NoPrompt, Strategy, make_strategy
 
 
@@ -81,15 +83,18 @@ async def execute(run: Prepared, progress: Progress = StageBar, halted: Callable
     asker = Asker(backend, cache, cfg.cache.mode, cfg.model.reasks,
                   reader(cfg.scoring, bool(cfg.model.get("category_as_score", False))), seed=cfg.seed)
     budget = Budget(cfg.max_cost)
+    stage = partial(batch_stage, run_dir=run.run_dir.path) if cfg.batch else \
+        partial(score_stage, budget=budget)
     try:
         await backend.start(run.task)
-        calibration = await score_stage(strategy.calibration_items(),
-                                        lambda item, i: backend.prepare(strategy.calibration_request(item)),
-                                        asker, run.run_dir.calibration, cfg, budget, progress, "calibration", halted)
+        calibration = await stage(strategy.calibration_items(),
+                                  lambda item, i: backend.prepare(strategy.calibration_request(item)), asker,
+                                  journal=run.run_dir.calibration, cfg=cfg, progress=progress, label="calibration",
+                                  halted=halted)
         earlier = {item_id: record.score for item_id, record in calibration.items()}
-        records = await score_stage(run.items,
-                                    lambda item, i: backend.prepare(strategy.request(item, i, earlier)),
-                                    asker, run.run_dir.predictions, cfg, budget, progress, "scoring", halted)
+        records = await stage(run.items, lambda item, i: backend.prepare(strategy.request(item, i, earlier)), asker,
+                              journal=run.run_dir.predictions, cfg=cfg, progress=progress, label="scoring",
+                              halted=halted)
     finally:
         await backend.close()
         if cache is not None:
@@ -100,6 +105,8 @@ async def execute(run: Prepared, progress: Progress = StageBar, halted: Callable
                         digest=run.digest, requests=asker.requests_sent, spent=budget.spent,
                         seconds=time.monotonic() - started, stopped_by_budget=budget.exhausted,
                         identity=run.identity)
+    if cfg.batch:
+        results.batch = batch_summary(cfg.model, run.run_dir.path)
     run.run_dir.write_results(results)
     return results
 

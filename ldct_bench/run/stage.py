@@ -67,19 +67,14 @@ async def ask_samples(asker: Asker, request: Request, repeats: int) -> list[Outc
     return [await asker.ask(request, sample) for sample in range(repeats)]
 
 
-async def score_stage(items: list[Item], build: Callable[[Item, int], Request], asker: Asker, journal: Journal,
+async def score_stage(items: list[Item], build: Callable[[Item, int], Request], asker: Asker, *, journal: Journal,
                       cfg: DictConfig, budget: Budget, progress: Progress, label: str,
                       halted: Callable[[], bool] = lambda: False) -> dict[str, Prediction]:
     """Score the items not yet in the journal with bounded concurrency; returns every journal record. Once
     `halted()` (Ctrl-C) it takes no new item and returns when the ones in flight are journaled."""
     if not items:
         return {}
-    try:
-        done = journal.read()  # folds in answers an earlier run had to rescue from a full disk
-    except OSError as exc:
-        raise SaveError(f"cannot write {journal.path} ({exc.strerror or exc}); the answers an earlier run rescued "
-                        f"stay in {', '.join(str(p) for p in journal.rescue_paths() if p.exists())}; free some "
-                        f"space, then continue with: {resume_command(journal.path.parent)}") from None
+    done = read_journal(journal)
     todo = [(index, item) for index, item in enumerate(items) if item.id not in done]
     if not todo:
         return done
@@ -128,17 +123,39 @@ async def score_stage(items: list[Item], build: Callable[[Item, int], Request], 
         await send_all(todo, build, handle, cfg.model.concurrency, lambda: stop.now or budget.exhausted or halted())
     finally:
         tally.close()
-        finished = journal.finish()
         cached = asker.cache is not None and not (stop.save_error or "").startswith(CACHE_REFUSED)
-        if finished.unwritten and not stop.save_error:  # interrupted (Ctrl-C) while the disk refused lines
-            print(f"ldct-bench: note: {_where(finished, cached)}; the next run into this dir takes them in",
-                  file=sys.stderr)
+        finished = close_journal(journal, stop.save_error, cached)
     if stop.save_error:
-        raise SaveError(f"stopped sending: {stop.save_error}; {_where(finished, cached)}; free some space, then "
-                        f"continue with: {resume_command(journal.path.parent)}")
+        raise save_failure(journal, stop.save_error, finished, cached)
     if stop.fatal is not None:
         raise stop.fatal
     return journal.read()
+
+
+def read_journal(journal: Journal) -> dict[str, Prediction]:
+    """What a stage's journal holds (answers an earlier run rescued from a full disk folded in)."""
+    try:
+        return journal.read()
+    except OSError as exc:
+        raise SaveError(f"cannot write {journal.path} ({exc.strerror or exc}); the answers an earlier run rescued "
+                        f"stay in {', '.join(str(p) for p in journal.rescue_paths() if p.exists())}; free some "
+                        f"space, then continue with: {resume_command(journal.path.parent)}") from None
+
+
+def close_journal(journal: Journal, save_error: str | None, cached: bool) -> Finished:
+    """Finish the journal (lines the disk refused go to a rescue file); when a stop interrupted a stage whose
+    disk refused lines, say where they are."""
+    finished = journal.finish()
+    if finished.unwritten and not save_error:
+        print(f"ldct-bench: note: {_where(finished, cached)}; the next run into this dir takes them in",
+              file=sys.stderr)
+    return finished
+
+
+def save_failure(journal: Journal, reason: str, finished: Finished, cached: bool) -> SaveError:
+    """One line: what failed, where the answers are, how to continue."""
+    return SaveError(f"stopped sending: {reason}; {_where(finished, cached)}; free some space, then continue with: "
+                     f"{resume_command(journal.path.parent)}")
 
 
 def _where(finished: Finished, cached: bool) -> str:
