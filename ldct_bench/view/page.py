@@ -24,8 +24,8 @@ HELP = ("Rows start with the worst |error|; failed items are listed after the sc
 def _title(runs: list[ViewRun]) -> str:
     if len(runs) == 1:
         results = runs[0].results
-        return f"{results.get('model', '?')} on {results.get('task', '?')}: {strategy_text(results)}"
-    tasks = sorted({str(run.results.get("task", "?")) for run in runs})
+        return f"{results.model} on {results.task}: {strategy_text(results)}"
+    tasks = sorted({run.results.task for run in runs})
     return f"{len(runs)} runs on {', '.join(tasks)}"
 
 
@@ -52,7 +52,7 @@ def page_html(runs: list[ViewRun], pictures: Pictures) -> str:
     items = align(runs)
     anchors = {item.id: item.anchor for item in items}
     regions = sorted({str(region) for item in items for record in item.records if record is not None
-                      for region in [(record.get("meta") or {}).get("region")] if region})
+                      for region in [record.meta.get("region")] if region})
     colgroup, head = header(runs)
     bodies = "\n".join(item_body(item, runs, pictures) for item in worst_first(items, runs))
     title = esc(_title(runs))
