@@ -120,6 +120,20 @@ def runs(tmp_path_factory, data_store):
     return root / "sweep"
 
 
+def test_results_json_holds_the_diagnostics_of_its_journal(runs):
+    """A run writes the figures the viewer, W&B and the leaderboard show: those of its scored journal lines."""
+    from ldct_bench.report.runs import read_predictions
+    from ldct_bench.run.results import read_results
+
+    for name in ("A", "B"):  # A has failed items, which count nowhere
+        written = read_results(runs / name).diagnostics
+        assert list(written) == ["bias", "mae", "slope", "intercept", "sd_ratio", "distinct", "mode_share", "by_band",
+                                 "by_region"]
+        assert written == json.loads(json.dumps(diagnostics(read_predictions(runs / name))))
+        assert written["mae"] > 0 and sum(band["n"] for band in written["by_band"].values()) == sum(
+            1 for r in read_jsonl(runs / name / "predictions.jsonl") if r["score"] is not None)
+
+
 def _view(argv, capsys):
     from ldct_bench.cli import main
 

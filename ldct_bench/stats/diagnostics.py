@@ -21,6 +21,17 @@ from ldct_bench.stats.metrics import NAMES, confidence_intervals, correlations
 BANDS = (("0-1", 0.0, 1.0), ("1-2", 1.0, 2.0), ("2-3", 2.0, 3.0), ("3-4", 3.0, 4.0))
 MIN_REGION_N = 10  # fewer items than this give no correlations for a region: their intervals span everything
 DIGITS = 6  # as results.json rounds its metrics
+PREFIX = "diagnostics"  # of the flat names W&B's summary gives them: diagnostics/bias, diagnostics/by_band/0-1/mae
+# What each overall figure tells a reader (the viewer's and the leaderboard's tooltips).
+MEANING = {
+    "bias": "mean(prediction - true): above 0 the model scores too high",
+    "mae": "mean |prediction - true|",
+    "slope": "least squares prediction = intercept + slope x true; 1 is ideal, under 1 the model compresses the scale",
+    "intercept": "of the least-squares line",
+    "sd_ratio": "std(prediction) / std(true); under 1 the model compresses the range",
+    "distinct": "distinct predictions (rounded to 0.01)",
+    "mode_share": "share of items on the most common prediction (rounded to 0.1)",
+}
 
 
 class Graded(Protocol):
@@ -114,3 +125,14 @@ def diagnostics(records: Sequence[Graded]) -> dict[str, Any]:
         "by_band": {name: _errors(*bands.get(name, (np.zeros(0), np.zeros(0)))) for name, _, _ in BANDS},
         "by_region": {name: _region(*by_region[name]) for name in sorted(by_region)} if by_region else None,
     }
+
+
+def flat(figures: Mapping[str, Any], prefix: str = PREFIX) -> dict[str, Any]:
+    """The figures under `a/b/c` names, one number (or interval) each: W&B's summary holds no nested charts."""
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, Mapping):
+            out.update(flat(value, f"{prefix}/{key}"))
+        else:
+            out[f"{prefix}/{key}"] = value
+    return out

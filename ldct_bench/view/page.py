@@ -8,6 +8,7 @@ from pathlib import Path
 from ldct_bench.paths import write_atomic
 from ldct_bench.report.setting import strategy_text
 from ldct_bench.stats.diagnostics import BANDS
+from ldct_bench.view import PAGE
 from ldct_bench.view.assets import SCRIPT, STYLE
 from ldct_bench.view.images import Pictures
 from ldct_bench.view.items import align, header, item_body, sort_keys, worst_first
@@ -15,7 +16,6 @@ from ldct_bench.view.runs import ViewRun
 from ldct_bench.view.summary import band_table, region_table, scatters, summary_table
 from ldct_bench.view.text import esc
 
-PAGE = "index.html"
 HELP = ("Rows start with the worst |error|; failed items are listed after the scored ones (the 'failed' box shows only "
         "them). Click a row for the whole answer and the examples the prompt showed, a thumbnail to see the image "
         "as the model was sent it, a point of the scatter to open its item, a column header to sort.")

@@ -7,22 +7,16 @@ from typing import Any, Callable
 
 from ldct_bench.report.setting import prompted, strategy_text
 from ldct_bench.run.results import Results
-from ldct_bench.stats.diagnostics import BANDS
+from ldct_bench.stats.diagnostics import BANDS, MEANING
 from ldct_bench.stats.metrics import ALL, NAMES
 from ldct_bench.view.runs import ViewRun
 from ldct_bench.view.scatter import scatter_svg
 from ldct_bench.view.text import DASH, esc, interval, num, signed
 
-# The diagnostics under the names results.json gives them, with what each tells a reader.
-DIAGNOSTICS: list[tuple[str, str, Callable[[Any], str]]] = [
-    ("bias", "mean(prediction - true): above 0 the model scores too high", signed),
-    ("mae", "mean |prediction - true|", num),
-    ("slope", "least squares prediction = intercept + slope x true; 1 is ideal", num),
-    ("intercept", "of the least-squares line", num),
-    ("sd_ratio", "std(prediction) / std(true); under 1 the model compresses the range", num),
-    ("distinct", "distinct predictions (rounded to 0.01)", str),
-    ("mode_share", "share of items on the most common prediction (rounded to 0.1)", num),
-]
+# The diagnostics under the names results.json gives them, each shown its way.
+DIAGNOSTICS: list[tuple[str, Callable[[Any], str]]] = [
+    ("bias", signed), ("mae", num), ("slope", num), ("intercept", num), ("sd_ratio", num), ("distinct", str),
+    ("mode_share", num)]
 
 
 def _run_cell(run: ViewRun, several: bool) -> str:
@@ -57,13 +51,13 @@ def summary_table(runs: list[ViewRun]) -> str:
     several = len(runs) > 1
     heads = ["run", "setting", "items", *(f"{name.upper()}<small>95% CI</small>" for name in ALL)]
     head = "".join(f"<th>{h}</th>" for h in heads) + "".join(
-        f"<th title='{esc(tip)}'>{name}</th>" for name, tip, _ in DIAGNOSTICS)
+        f"<th title='{esc(MEANING[name])}'>{name}</th>" for name, _ in DIAGNOSTICS)
     rows = []
     for run in runs:
         cells = [_run_cell(run, several), _setting_cell(run.results), _items_cell(run.results)]
         cells += [_metric_cell(run.results, name) for name in ALL]
         cells += [f"<td class='num'>{DASH if value is None else show(value)}</td>"
-                  for name, _, show in DIAGNOSTICS for value in [run.diagnostics.get(name)]]
+                  for name, show in DIAGNOSTICS for value in [run.diagnostics.get(name)]]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table class='summary'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
