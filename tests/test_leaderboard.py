@@ -2,10 +2,12 @@
 
 import base64
 import csv
+import html
 import json
 import os
 import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -13,6 +15,10 @@ import pytest
 from conftest import run_cli
 from ldct_bench.cli import main as cli_main
 from ldct_bench.report.leaderboard import Row, build, newest_per_key, ranked, row_from_wandb
+from ldct_bench.report.runs import read_predictions
+from ldct_bench.stats.diagnostics import diagnostics
+from ldct_bench.view import page_of
+from ldct_bench.view.text import signed
 from wandb_offline import offline_runs
 
 
@@ -117,6 +123,8 @@ def test_rows_from_wandb_runs_match_the_run_dirs(wandb_sweep):
             results["metadata"])
         assert row.name == results["identity"]["name"]
         assert row.overall == results["metrics"]["overall"] and list(row.overall_ci) == results["ci"]["overall"]
+        assert (row.bias, row.slope, row.mode_share) == tuple(results["diagnostics"][k]
+                                                              for k in ("bias", "slope", "mode_share"))
     assert row_from_wandb({"lr": 1}, {"loss": 0.1}, "u") is None  # someone else's run in the project
 
 
@@ -141,8 +149,9 @@ def test_bad_input_fails_in_one_line(tmp_path, monkeypatch, capsys, args, messag
     assert exit_info.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def _write_run(folder, model, scores, targets):
-    """A run dir of the demo task whose results follow from its predictions (None = a failed item)."""
+def _write_run(folder, model, scores, targets, cost=0.5):
+    """A run dir of the demo task whose results follow from its predictions (None = a failed item); written as
+    before results.json held diagnostics."""
     from ldct_bench.stats.metrics import correlations
 
     folder.mkdir(parents=True)
@@ -153,7 +162,7 @@ def _write_run(folder, model, scores, targets):
     (folder / "results.json").write_text(json.dumps({
         "task": "demo", "model": model, "strategy": "zero_shot", "selection": None, "shots": 0, "metadata": "none",
         "metrics": {k: float(v) for k, v in metrics.items()}, "ci": {"overall": [None, None]},
-        "coverage": len(scored) / len(records), "n": len(records), "cost_usd": 0.5}))
+        "coverage": len(scored) / len(records), "n": len(records), "cost_usd": cost}))
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +219,104 @@ def test_min_coverage_outside_0_1_is_one_line(graded, capsys):
         cli_main(["leaderboard", str(graded), "--min-coverage", "90"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "--min-coverage 90.0 must be between 0 and 1" in err
+
+
+def test_bias_slope_and_mode_share_are_columns_of_every_file(wandb_sweep, board, graded, tmp_path):
+    """From results.json when the run wrote them (the sweep), else from the journal (the graded runs predate them)."""
+    cli_main(["leaderboard", str(graded), "--out", str(tmp_path)])
+    for out, expected in ((board[0], {m: _results(wandb_sweep.run_dir(m))["diagnostics"] for m in ("stub",)}),
+                          (tmp_path, {d.name: diagnostics(read_predictions(d)) for d in graded.iterdir()})):
+        with open(out / "leaderboard.csv", newline="") as handle:
+            rows = {row["model"]: row for row in csv.DictReader(handle)}
+        markdown = (out / "leaderboard.md").read_text()
+        page = (out / "leaderboard.html").read_text()
+        assert "| KROCC | bias | slope | mode share |" in markdown and "<th title=" in page
+        for model, figures in expected.items():
+            assert figures["bias"] is not None and figures["slope"] is not None
+            for key in ("bias", "slope", "mode_share"):
+                assert float(rows[model][key]) == pytest.approx(figures[key], abs=1e-9)
+            line = next(line for line in markdown.splitlines() if f"| {model} |" in line)
+            assert f"| {signed(figures['bias'], 3)} | {figures['slope']:.3f} | {figures['mode_share']:.0%} |" in line
+            assert (f"<small>bias {signed(figures['bias'])}</small><small>slope {figures['slope']:.2f}</small>"
+                    f"<small>mode {figures['mode_share']:.0%}</small>") in page
+
+
+class _Sources(HTMLParser):
+    """The source cell of each row: its link (if any), its hover text and its text, by the row's model."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self._model, self._cell, self._column = {}, None, None, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr":
+            self._column, self._model = 0, None
+        elif tag == "td":
+            self._column += 1
+            self._cell = {"href": None, "title": None, "text": ""} if attrs.get("class") == "src" else None
+            if self._cell is not None:
+                self.cells[self._model] = self._cell
+        elif tag in ("a", "span") and self._cell is not None:
+            self._cell["href"] = attrs.get("href")
+            self._cell["title"] = attrs.get("title")
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._column == 2 and self._model is None:
+            self._model = data
+        if self._cell is not None:
+            self._cell["text"] += data
+
+
+def test_the_source_links_the_view_page_or_says_how_to_make_it(graded, tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(graded, runs)
+    page = page_of(runs / "twin")
+    page.parent.mkdir()
+    page.write_text("<html>twin's items</html>")
+    for out, inside in ((tmp_path / "board", False), (runs, True)):
+        cli_main(["leaderboard", str(runs), "--out", str(out)])
+        parsed = _Sources()
+        parsed.feed((out / "leaderboard.html").read_text())
+        assert sorted(parsed.cells) == ["best", "partial", "twin", "worse"]
+        twin = parsed.cells["twin"]
+        assert not twin["href"].startswith(("/", "file:")) and (out / twin["href"]).resolve() == page.resolve()
+        assert str((runs / "twin").resolve()) in twin["title"]  # the full path on hover
+        assert twin["text"] == ("twin" if inside else "…/" + "/".join((runs / "twin").resolve().parts[-3:]))
+        for model in ("best", "partial", "worse"):
+            cell = parsed.cells[model]
+            assert cell["href"] is None
+            assert f"ldct-bench view {(runs / model).resolve()}" in cell["title"]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium on PATH")
+def test_the_page_fits_a_1400_px_window(graded, tmp_path):
+    """Laid out by headless Chromium: no sideways scroll, and every header and source shown whole."""
+    cli_main(["leaderboard", str(graded), "--published", "--out", str(tmp_path)])
+    probe = """<script>addEventListener('load', () => {
+      const over = el => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight + 1;
+      document.body.dataset.fit = JSON.stringify({
+        wide: document.documentElement.scrollWidth > innerWidth,
+        headers: Array.from(document.querySelectorAll('th')).filter(over).map(th => th.textContent),
+        sources: Array.from(document.querySelectorAll('td.src > *')).filter(over).map(el => el.textContent)});
+    });</script>"""
+    page = tmp_path / "probe.html"
+    page.write_text((tmp_path / "leaderboard.html").read_text().replace("</body>", probe + "</body>"))
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                          "--window-size=1400,1000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=60).stdout
+    fit = json.loads(html.unescape(re.search(r'data-fit="([^"]*)"', dom).group(1)))
+    assert fit == {"wide": False, "headers": [], "sources": []}
+
+
+def test_all_runs_at_0_dollars_get_a_line_instead_of_a_cost_chart(tmp_path):
+    targets = [0.5, 1.5, 2.5, 3.5, 1.0, 3.0]
+    _write_run(tmp_path / "runs" / "a", "a", [0.7, 1.2, 2.9, 3.1, 1.4, 2.6], targets, cost=0.0)
+    _write_run(tmp_path / "runs" / "b", "b", [1.0, 1.0, 2.0, 3.0, 1.0, 3.0], targets, cost=0.0)
+    cli_main(["leaderboard", str(tmp_path / "runs"), "--out", str(tmp_path)])
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert "task demo: all runs cost $0, so no cost chart." in page and "class='chart'" not in page

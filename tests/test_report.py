@@ -130,3 +130,35 @@ def test_a_run_returns_at_once_and_its_plots_appear_whole_moments_later(tmp_path
         time.sleep(0.1)
     for name in ("scatter.png", "distribution.png"):
         assert _image((run_dir / name).read_bytes()).std() > 5
+
+
+def _rank_labels(figure):
+    from matplotlib.text import Annotation
+
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    return [(text.get_text(), text.get_window_extent(renderer)) for axes in figure.axes for text in axes.texts
+            if isinstance(text, Annotation)]
+
+
+def test_cost_chart_labels_of_runs_at_one_cost_share_a_label_and_never_overlap():
+    from ldct_bench.report.plots import CostPoint, cost_chart
+
+    points = [CostPoint("demo", rank, f"model {rank}", cost, overall, None, None)
+              for rank, cost, overall in ((1, 0.5, 2.4), (2, 0.5, 2.4), (3, 0.5, 2.395), (4, 0.5, 1.2), (5, 0.0, 2.4),
+                                          (6, 2.0, 2.0))]
+    labels = _rank_labels(cost_chart(points))
+    assert sorted(int(rank) for text, _ in labels for rank in text.split(", ")) == [1, 2, 3, 4, 5, 6]
+    assert "1, 2, 3" in [text for text, _ in labels]  # three runs on one spot: one label, best rank first
+    for index, (_, box) in enumerate(labels):
+        assert not any(box.overlaps(other) for _, other in labels[index + 1:])
+
+
+def test_a_task_whose_runs_all_cost_0_dollars_gets_no_cost_axis():
+    from ldct_bench.report.plots import CostPoint, cost_chart, free_tasks
+
+    free = [CostPoint("demo", rank, f"model {rank}", 0.0, 2.0 - rank / 10, None, None) for rank in (1, 2)]
+    paid = [CostPoint("ldct_iqa", 1, "o3", 3.2, 2.1, 1.9, 2.3)]
+    assert free_tasks(free + paid) == ["demo"] and cost_chart(free) is None
+    figure = cost_chart(free + paid)
+    assert [axes.get_title() for axes in figure.axes] == ["task ldct_iqa: overall against cost"]

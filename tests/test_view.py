@@ -15,6 +15,7 @@ from PIL import Image
 from scipy import stats
 
 from conftest import REPO, Stub, read_jsonl
+from ldct_bench.run.records import Prediction
 from ldct_bench.stats.diagnostics import diagnostics
 from ldct_bench.stats.metrics import confidence_intervals
 
@@ -32,12 +33,12 @@ def _close(value, expected):
 
 
 def test_diagnostics_equal_an_independent_numpy_computation():
-    records = read_jsonl(FIXED)
+    records = [Prediction.from_json(line) for line in read_jsonl(FIXED)]
     got = diagnostics(records)
-    scored = [r for r in records if r["score"] is not None]
+    scored = [r for r in records if r.score is not None]
     assert len(scored) == len(records) - 2  # the two failed items count nowhere
-    true = np.array([r["target"] for r in scored])
-    pred = np.array([r["score"] for r in scored])
+    true = np.array([r.target for r in scored])
+    pred = np.array([r.score for r in scored])
     slope, intercept = np.polyfit(true, pred, 1)
     tenths = Counter(_half_up(p, "0.1") for p in pred.tolist())
     assert _close(got["bias"], np.mean(pred - true)) and _close(got["mae"], np.mean(np.abs(pred - true)))
@@ -54,7 +55,7 @@ def test_diagnostics_equal_an_independent_numpy_computation():
         assert _close(band["mae"], np.mean(np.abs(pred[mask] - true[mask])))
         assert _close(band["bias"], np.mean(pred[mask] - true[mask]))
     assert 4.0 in true[bands["3-4"]] and 1.0 in true[bands["1-2"]]  # the file has scores on the band edges
-    regions = np.array([r["meta"].get("region") for r in scored])
+    regions = np.array([r.meta.get("region") for r in scored])
     assert list(got["by_region"]) == ["kidney", "liver", "pelvis"]  # items without a region are in no region
     for name, entry in got["by_region"].items():
         mask = regions == name
@@ -77,12 +78,12 @@ def test_diagnostics_equal_an_independent_numpy_computation():
 
 
 def test_undefined_diagnostics_are_none_not_nan():
-    constant = [{"id": str(i), "target": 2.0, "score": 1.0 + i / 10} for i in range(5)] + \
-               [{"id": "x", "target": 1.0, "score": None, "error": "HTTP 400"}]
+    constant = [Prediction(id=str(i), target=2.0, score=1.0 + i / 10) for i in range(5)] + \
+               [Prediction(id="x", target=1.0, error="HTTP 400")]
     got = diagnostics(constant)
     assert got["slope"] is got["intercept"] is got["sd_ratio"] is None and got["by_region"] is None
     assert got["by_band"]["2-3"]["n"] == 5 and got["by_band"]["0-1"] == {"n": 0, "mae": None, "bias": None}
-    empty = diagnostics([{"id": "x", "target": 1.0, "score": None}])
+    empty = diagnostics([Prediction(id="x", target=1.0)])
     assert empty["bias"] is empty["mae"] is empty["mode_share"] is None and empty["distinct"] == 0
     json.dumps([got, empty], allow_nan=False)
 
@@ -117,6 +118,20 @@ def runs(tmp_path_factory, data_store):
     finally:
         stub.close()
     return root / "sweep"
+
+
+def test_results_json_holds_the_diagnostics_of_its_journal(runs):
+    """A run writes the figures the viewer, W&B and the leaderboard show: those of its scored journal lines."""
+    from ldct_bench.report.runs import read_predictions
+    from ldct_bench.run.results import read_results
+
+    for name in ("A", "B"):  # A has failed items, which count nowhere
+        written = read_results(runs / name).diagnostics
+        assert list(written) == ["bias", "mae", "slope", "intercept", "sd_ratio", "distinct", "mode_share", "by_band",
+                                 "by_region"]
+        assert written == json.loads(json.dumps(diagnostics(read_predictions(runs / name))))
+        assert written["mae"] > 0 and sum(band["n"] for band in written["by_band"].values()) == sum(
+            1 for r in read_jsonl(runs / name / "predictions.jsonl") if r["score"] is not None)
 
 
 def _view(argv, capsys):

@@ -66,6 +66,24 @@ def test_summary_holds_metrics_cis_coverage_and_cost(wandb_sweep, runs):
         assert run.summary.get("cost_usd") == results["cost_usd"]
 
 
+def test_summary_holds_the_diagnostics_and_a_chart_of_errors_by_band(wandb_sweep, runs):
+    for run in runs.values():
+        figures = json.loads((_run_dir(wandb_sweep, run) / "results.json").read_text())["diagnostics"]
+        for name in ("bias", "mae", "slope", "intercept", "sd_ratio", "distinct", "mode_share"):
+            assert run.summary[f"diagnostics/{name}"] == figures[name]
+        centres = {"0-1": 0.5, "1-2": 1.5, "2-3": 2.5, "3-4": 3.5}
+        chart = run.table("charts/by_band_table")
+        assert chart["columns"] == ["step", "lineKey", "lineVal"]
+        plotted = {(step, key): value for step, key, value in chart["data"]}
+        expected = {}
+        for band, entry in figures["by_band"].items():
+            assert run.summary[f"diagnostics/by_band/{band}/n"] == entry["n"]
+            assert run.summary[f"diagnostics/by_band/{band}/mae"] == entry["mae"]
+            if entry["n"]:  # a band without items has no point
+                expected.update({(centres[band], "mae"): entry["mae"], (centres[band], "bias"): entry["bias"]})
+        assert plotted == expected and len(expected) >= 4  # the 6 items fall in two bands or more
+
+
 def test_figures_as_images_and_charts_and_results_artifact(runs):
     run = runs["noise-baseline"]
     assert run.summary["figures/scatter/_type"] == "image-file"

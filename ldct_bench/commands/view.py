@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-VIEW = "view"  # the page's folder inside the (first) run dir
+from ldct_bench.view import FOLDER
 
 
 def run(args: argparse.Namespace) -> None:
@@ -15,7 +15,7 @@ def run(args: argparse.Namespace) -> None:
 
     dirs = [Path(d) for d in args.dirs]
     runs = load_runs(dirs)
-    out = Path(args.out) if args.out else dirs[0] / VIEW
+    out = Path(args.out) if args.out else dirs[0] / FOLDER
     print(write_page(runs, out).resolve())
 
 
@@ -24,5 +24,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dirs", nargs="+", metavar="RUN_DIR",
                         help="run dirs, or sweep dirs holding several; several runs are shown side by side")
     parser.add_argument("--out", metavar="DIR",
-                        help=f"the folder for index.html and its pictures (default: {VIEW}/ in the first RUN_DIR)")
+                        help=f"the folder for index.html and its pictures (default: {FOLDER}/ in the first RUN_DIR)")
     parser.set_defaults(func=run)

@@ -21,7 +21,12 @@ from ldct_bench.report.published import published_results
 from ldct_bench.report.runs import find_run_dirs, read_predictions
 from ldct_bench.report.setting import setting_text
 from ldct_bench.run.results import RESULTS, Results, read_results
+from ldct_bench.stats.diagnostics import PREFIX, diagnostics
 from ldct_bench.stats.paired import paired_deltas
+
+# The diagnostics a row shows: whether the model scores too high or low, compresses the scale, or calls most
+# images the same (stats/diagnostics.py); the viewer shows them all.
+HEADLINE = ("bias", "slope", "mode_share")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,9 @@ class Row:
     tied_with_best: bool | None = None  # the paired interval holds 0: cannot be told apart from the best
     name: str = ""  # the run's identity (config/identity.py): rows of different settings never fold together
     details: str = ""  # every setting behind the name, for the row's tooltip
+    bias: float | None = None  # mean(prediction - true)
+    slope: float | None = None  # of the least-squares line prediction = a + slope x true; 1 is ideal
+    mode_share: float | None = None  # share of items on the most common prediction
 
     @property
     def key(self) -> tuple:
@@ -67,21 +75,25 @@ def strategy_label(results: Results) -> str:
 def row_from_results(results: Results, source: str, *, run_dir: Path | None = None,
                      published: bool = False, when: float = 0.0) -> Row:
     """A row from results.json (or a W&B run, or a published table line, read into the same type)."""
-    metrics, ci = results.metrics, results.ci or {}
+    metrics, ci, figures = results.metrics, results.ci or {}, results.diagnostics or {}
     low, high = ci.get("overall") or (None, None)
     return Row(task=results.task, model=results.model, strategy=strategy_label(results),
                shots=results.shots, metadata=results.metadata, overall=metrics.get("overall"),
                plcc=metrics.get("plcc"), srocc=metrics.get("srocc"), krocc=metrics.get("krocc"),
                overall_ci=(low, high), coverage=results.coverage, n=results.n, cost_usd=results.cost_usd,
                source=source, run_dir=run_dir, published=published, complete=results.complete, when=when,
-               name=results.name, details=f"{results.task} | {results.model} | {setting_text(results)}")
+               name=results.name, details=f"{results.task} | {results.model} | {setting_text(results)}",
+               **{name: figures.get(name) for name in HEADLINE})
 
 
 def rows_from_run_dirs(run_dirs: Iterable[Path]) -> list[Row]:
+    """Rows of finished run dirs; a run written before results.json held diagnostics gets them from its journal."""
     rows = []
     for run_dir in run_dirs:
         results = read_results(run_dir)
         if results is not None:
+            if results.diagnostics is None:
+                results = replace(results, diagnostics=diagnostics(read_predictions(run_dir)))
             rows.append(row_from_results(results, str(run_dir), run_dir=Path(run_dir),
                                          when=(Path(run_dir) / RESULTS).stat().st_mtime))
     return rows
@@ -100,7 +112,8 @@ def row_from_wandb(config: dict[str, Any], summary: dict[str, Any], url: str, wh
     results = Results.from_json({
         **identity, "metrics": {k: summary.get(k) for k in ("plcc", "srocc", "krocc", "overall")},
         "ci": {"overall": [summary.get("overall_ci_low"), summary.get("overall_ci_high")]},
-        **{k: summary.get(k) for k in ("coverage", "n", "cost_usd")}})
+        **{k: summary.get(k) for k in ("coverage", "n", "cost_usd")},
+        "diagnostics": {name: summary.get(f"{PREFIX}/{name}") for name in HEADLINE}})
     return row_from_results(results, url, when=when)
 
 

@@ -141,16 +141,40 @@ def _dollars(value: float, _: Any = None) -> str:
     return "$0" if value == 0 else f"${value:g}"
 
 
-def cost_chart_png(points: list[CostPoint]) -> bytes | None:
-    """Overall (with its interval) against dollars spent, one panel per task: what a user picks a model by.
+def free_tasks(points: list[CostPoint]) -> list[str]:
+    """Tasks whose every run cost $0: a cost axis tells nothing there, so they get no chart."""
+    return sorted({p.task for p in points} - {p.task for p in points if p.cost_usd != 0})
 
-    Points carry their table rank and a key beside each panel names them, so labels never overlap. The cost
-    axis is linear near zero and logarithmic above a cent, so free baselines and $50 runs share it.
+
+def _rank_labels(axes: Any, points: list[CostPoint]) -> None:
+    """Each point's rank beside it, best rank first; a rank whose label would cover one already drawn joins it
+    ("1, 2"), so runs of equal cost and overall stay readable. Needs the axes' limits set and a canvas."""
+    renderer = axes.figure.canvas.get_renderer()
+    drawn: list[Any] = []
+    for point in points:
+        label = axes.annotate(str(point.rank), (point.cost_usd, point.overall), textcoords="offset points",
+                              xytext=(5, 3), fontsize=8, weight="bold")
+        box = label.get_window_extent(renderer)
+        covered = next((other for other in drawn if other.get_window_extent(renderer).overlaps(box)), None)
+        if covered is None:
+            drawn.append(label)
+        else:
+            label.remove()
+            covered.set_text(f"{covered.get_text()}, {point.rank}")
+
+
+def cost_chart(points: list[CostPoint]) -> Figure | None:
+    """Overall (with its interval) against dollars spent, one panel per task: what a user picks a model by;
+    None when no task has a run that cost anything (free_tasks names those).
+
+    Points carry their table rank and a key beside each panel names them. The cost axis is linear near zero
+    and logarithmic above a cent, so free baselines and $50 runs share it.
     """
-    tasks = sorted({point.task for point in points})
+    tasks = sorted({point.task for point in points} - set(free_tasks(points)))
     if not tasks:
         return None
     figure = Figure(figsize=(10.5, 3.9 * len(tasks)))
+    FigureCanvasAgg(figure)
     for number, task in enumerate(tasks, 1):
         axes = figure.add_subplot(len(tasks), 1, number)
         mine = sorted((point for point in points if point.task == task), key=lambda point: point.rank)
@@ -159,8 +183,6 @@ def cost_chart_png(points: list[CostPoint]) -> bytes | None:
                 [[point.overall - point.low], [point.high - point.overall]]
             axes.errorbar([point.cost_usd], [point.overall], yerr=errors, fmt="o", color=MODEL, ms=6, capsize=3,
                           elinewidth=1, alpha=0.75)
-            axes.annotate(str(point.rank), (point.cost_usd, point.overall), textcoords="offset points",
-                          xytext=(5, 3), fontsize=8, weight="bold")
         lows = [p.low if p.low is not None else p.overall for p in mine]
         highs = [p.high if p.high is not None else p.overall for p in mine]
         axes.set_xscale("symlog", linthresh=0.01)
@@ -172,7 +194,14 @@ def cost_chart_png(points: list[CostPoint]) -> bytes | None:
         key = "\n".join(f"{point.rank:>3}  {point.label}" for point in mine)
         axes.text(1.02, 1.0, key, transform=axes.transAxes, va="top", fontsize=8, family="monospace")
     figure.subplots_adjust(left=0.07, right=0.62, bottom=0.14 / len(tasks), top=1 - 0.09 / len(tasks), hspace=0.45)
-    return _png(figure)
+    for axes, task in zip(figure.axes, tasks):  # placed once the layout is final: overlap is judged as drawn
+        _rank_labels(axes, sorted((p for p in points if p.task == task), key=lambda point: point.rank))
+    return figure
+
+
+def cost_chart_png(points: list[CostPoint]) -> bytes | None:
+    figure = cost_chart(points)
+    return None if figure is None else _png(figure)
 
 
 def write_plots(run_dir: Path, records: list[Prediction], results: Results) -> dict[str, Path]:

@@ -1,9 +1,9 @@
 """logger=wandb: one W&B run per benchmark run, holding what a reader needs to judge it.
 
 Mode `auto` goes online only when a W&B key is available and otherwise writes an offline run
-(online without a key or network would fail or hang for minutes). The run holds summary metrics,
-a per-item table with windowed thumbnails, the paper's two figures as images and as W&B charts,
-and results.json + predictions.jsonl as an artifact.
+(online without a key or network would fail or hang for minutes). The run holds summary metrics and
+diagnostics, a per-item table with windowed thumbnails, the paper's two figures as images and as W&B charts,
+errors by true-score band as a chart, and results.json + predictions.jsonl as an artifact.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.secrets import mask_override, mask_secrets
 from ldct_bench.report.plots import score_histogram, scored_pairs, title_of
 from ldct_bench.report.wandb_env import SWEEP_GROUP_ENV, resolve_mode
+from ldct_bench.stats.diagnostics import BANDS, flat
 
 THUMBNAIL = 128
 ITEM_COLUMNS = ["id", "image", "target", "prediction", "abs_error", "category", "target_category", "explanation",
@@ -50,7 +51,8 @@ def sweep_group(cfg: DictConfig) -> str | None:
 
 
 def summary_metrics(results: Results) -> dict[str, Any]:
-    """Flat W&B summary: the three correlations and overall with CIs, coverage, failures, tokens, cost."""
+    """Flat W&B summary: the three correlations and overall with CIs, coverage, failures, tokens, cost, and the
+    diagnostics (`diagnostics/bias`, `diagnostics/by_band/0-1/mae`, ...)."""
     summary: dict[str, Any] = dict(results.metrics)
     for name, (low, high) in results.ci.items():
         summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = low, high
@@ -59,6 +61,7 @@ def summary_metrics(results: Results) -> dict[str, Any]:
         summary[key] = getattr(results, key)
     summary.update({f"failures/{kind}": count for kind, count in results.failures.items()})
     summary.update({f"tokens/{kind}": count for kind, count in results.tokens.items()})
+    summary.update(flat(results.diagnostics or {}))
     return summary
 
 
@@ -96,8 +99,21 @@ def items_table(records: list[Prediction], images: dict[str, Image.Image]) -> An
     return table
 
 
+def band_chart(diagnostics: dict[str, Any] | None) -> dict[str, Any]:
+    """mae and bias in each true-score band that has items, as one line chart over the bands' centres (0.5 is
+    band 0-1); nothing when no item was scored."""
+    by_band = (diagnostics or {}).get("by_band") or {}
+    bands = [((low + high) / 2, by_band[name]) for name, low, high in BANDS if (by_band.get(name) or {}).get("n")]
+    if not bands:
+        return {}
+    return {"charts/by_band": wandb.plot.line_series(
+        xs=[centre for centre, _ in bands], ys=[[entry[key] for _, entry in bands] for key in ("mae", "bias")],
+        keys=["mae", "bias"], title="errors by true-score band", xname="true score (band centre)")}
+
+
 def charts(records: list[Prediction], results: Results, figures: dict[str, Path]) -> dict:
-    """Both figures twice: the PNGs as images, and native W&B charts (scatter; the two distributions)."""
+    """Both figures twice: the PNGs as images, and native W&B charts (scatter; the two distributions); and the
+    errors by true-score band."""
     targets, scores = scored_pairs(records)
     pairs = wandb.Table(columns=["radiologist", "model"], data=[[float(t), float(s)] for t, s in zip(targets, scores)])
     (target_counts, centres), (score_counts, _) = score_histogram(targets), score_histogram(scores)
@@ -109,6 +125,7 @@ def charts(records: list[Prediction], results: Results, figures: dict[str, Path]
         "charts/distribution": wandb.plot.line_series(
             xs=[float(c) for c in centres], ys=[target_counts.tolist(), score_counts.tolist()],
             keys=["radiologists", "model"], title="score distributions", xname="score"),
+        **band_chart(results.diagnostics),
     }
 
 

@@ -21,6 +21,7 @@ from ldct_bench.config.identity import NO_PROMPT, Identity, shows_prompt
 from ldct_bench.config.schema import effective_shots
 from ldct_bench.paths import write_atomic
 from ldct_bench.run.records import Prediction
+from ldct_bench.stats.diagnostics import diagnostics
 from ldct_bench.stats.metrics import ALL, NAMES, confidence_intervals, correlations, undefined_reason
 
 RESULTS = "results.json"
@@ -173,6 +174,6 @@ def summarize(cfg: DictConfig, records: list[Prediction], n_items: int, *, diges
         repeats=int(cfg.repeats) if prompted else 1, scoring=str(cfg.scoring) if prompted else "text",
         read_from=dict(Counter(r.read_from for r in scored if r.read_from)),
         category_disagreements=sum(1 for r in scored if r.category_disagrees),
-        identity=identity.as_json() if identity else None,
+        identity=identity.as_json() if identity else None, diagnostics=diagnostics(scored),
         **sample_statistics(records),
     )

@@ -2,15 +2,16 @@
 values, and errors by true-score band and by region.
 
 A correlation says how well predictions are ordered, not that a model calls everything "Fair", or scores
-one region a point too high; these numbers do. Pure: journal records in, a JSON-safe dict out (undefined
-values are None), so results.json, W&B and the viewer all show the same figures.
+one region a point too high; these numbers do. Pure: anything with a target, a score and meta in (a journal
+record is one), a JSON-safe dict out (undefined values are None), so results.json, W&B, the leaderboard and the
+viewer all show the same figures.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -20,6 +21,30 @@ from ldct_bench.stats.metrics import NAMES, confidence_intervals, correlations
 BANDS = (("0-1", 0.0, 1.0), ("1-2", 1.0, 2.0), ("2-3", 2.0, 3.0), ("3-4", 3.0, 4.0))
 MIN_REGION_N = 10  # fewer items than this give no correlations for a region: their intervals span everything
 DIGITS = 6  # as results.json rounds its metrics
+PREFIX = "diagnostics"  # of the flat names W&B's summary gives them: diagnostics/bias, diagnostics/by_band/0-1/mae
+# What each overall figure tells a reader (the viewer's and the leaderboard's tooltips).
+MEANING = {
+    "bias": "mean(prediction - true): above 0 the model scores too high",
+    "mae": "mean |prediction - true|",
+    "slope": "least squares prediction = intercept + slope x true; 1 is ideal, under 1 the model compresses the scale",
+    "intercept": "of the least-squares line",
+    "sd_ratio": "std(prediction) / std(true); under 1 the model compresses the range",
+    "distinct": "distinct predictions (rounded to 0.01)",
+    "mode_share": "share of items on the most common prediction (rounded to 0.1)",
+}
+
+
+class Graded(Protocol):
+    """One item's answer as the diagnostics need it (ldct_bench.run.records.Prediction is one)."""
+
+    @property
+    def target(self) -> float: ...
+
+    @property
+    def score(self) -> float | None: ...  # None: the item failed, and counts nowhere
+
+    @property
+    def meta(self) -> Mapping[str, Any]: ...  # its `region`, if known
 
 
 def _number(value: float | None) -> float | None:
@@ -79,18 +104,18 @@ def _groups(pairs: Iterable[tuple[str | None, float, float]]) -> dict[str, tuple
     return {key: (np.array([t for t, _ in values]), np.array([p for _, p in values])) for key, values in by_key.items()}
 
 
-def diagnostics(records: list[dict[str, Any]]) -> dict[str, Any]:
+def diagnostics(records: Sequence[Graded]) -> dict[str, Any]:
     """bias, mae, slope, intercept, sd_ratio, distinct, mode_share, by_band and by_region over the scored items
     (pred = the item's score, true = its target); by_region is None when no item carries a region."""
-    scored = [r for r in records if r.get("score") is not None]
-    targets = np.array([r["target"] for r in scored], dtype=float)
-    preds = np.array([r["score"] for r in scored], dtype=float)
+    scored = [r for r in records if r.score is not None]
+    targets = np.array([r.target for r in scored], dtype=float)
+    preds = np.array([r.score for r in scored], dtype=float)
     overall = _errors(targets, preds)
     slope, intercept = _line(targets, preds)
     spread = float(targets.std()) if len(targets) else 0.0
     tenths = Counter(_rounded(preds, 1))
     bands = _groups((band_of(t), t, p) for t, p in zip(targets, preds))
-    regions = [(r.get("meta") or {}).get("region") for r in scored]
+    regions = [r.meta.get("region") for r in scored]
     by_region = _groups((None if g is None else str(g), t, p) for g, t, p in zip(regions, targets, preds))
     return {
         "bias": overall["bias"], "mae": overall["mae"], "slope": slope, "intercept": intercept,
@@ -100,3 +125,14 @@ def diagnostics(records: list[dict[str, Any]]) -> dict[str, Any]:
         "by_band": {name: _errors(*bands.get(name, (np.zeros(0), np.zeros(0)))) for name, _, _ in BANDS},
         "by_region": {name: _region(*by_region[name]) for name in sorted(by_region)} if by_region else None,
     }
+
+
+def flat(figures: Mapping[str, Any], prefix: str = PREFIX) -> dict[str, Any]:
+    """The figures under `a/b/c` names, one number (or interval) each: W&B's summary holds no nested charts."""
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, Mapping):
+            out.update(flat(value, f"{prefix}/{key}"))
+        else:
+            out[f"{prefix}/{key}"] = value
+    return out

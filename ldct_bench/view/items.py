@@ -13,6 +13,7 @@ from statistics import fmean
 from typing import Any
 
 from ldct_bench.report.setting import setting_text
+from ldct_bench.run.records import Prediction
 from ldct_bench.stats.diagnostics import band_of
 from ldct_bench.view.images import Picture, Pictures
 from ldct_bench.view.runs import ViewRun
@@ -28,22 +29,22 @@ class Item:
 
     id: str
     anchor: str  # the element id its scatter points link to
-    records: tuple[dict[str, Any] | None, ...]
+    records: tuple[Prediction | None, ...]
 
     @property
-    def first(self) -> dict[str, Any]:
+    def first(self) -> Prediction:
         return next(record for record in self.records if record is not None)
 
 
-def error_of(record: dict[str, Any] | None) -> float | None:
-    if record is None or record.get("score") is None:
+def error_of(record: Prediction | None) -> float | None:
+    if record is None or record.score is None:
         return None
-    return abs(record["score"] - record["target"])
+    return abs(record.score - record.target)
 
 
 def align(runs: list[ViewRun]) -> list[Item]:
     """Every item any run has, by id, with each run's record side by side."""
-    ids = sorted({record["id"] for run in runs for record in run.records})
+    ids = sorted({record.id for run in runs for record in run.records})
     return [Item(item_id, f"i{index}", tuple(run.by_id.get(item_id) for run in runs))
             for index, item_id in enumerate(ids)]
 
@@ -69,15 +70,15 @@ def worst_first(items: list[Item], runs: list[ViewRun]) -> list[Item]:
 
 # ---- cells ----
 
-def _level_samples(record: dict[str, Any]) -> list[list[float] | None]:
+def _level_samples(record: Prediction) -> list[list[float] | None]:
     """Each sample's level probabilities (the journal keeps one list, or one per sample with repeats)."""
-    given = record.get("level_probabilities")
+    given = record.level_probabilities
     if not given:
         return []
     return [given] if not isinstance(given[0], (list, type(None))) else given
 
 
-def _levels(record: dict[str, Any]) -> str:
+def _levels(record: Prediction) -> str:
     """The five level probabilities (mean over samples) as a small bar chart; the numbers on hover."""
     samples = [sample for sample in _level_samples(record) if sample]
     if not samples:
@@ -89,27 +90,27 @@ def _levels(record: dict[str, Any]) -> str:
     return f'<svg class="levels" width="45" height="19" role="img"><title>{title}</title>{bars}</svg>'
 
 
-def _samples(record: dict[str, Any]) -> str:
-    scores = record.get("scores")
+def _samples(record: Prediction) -> str:
+    scores = record.scores
     if not scores or len(scores) < 2:
         return ""
     return "<small>samples " + " · ".join("✗" if s is None else num(s) for s in scores) + "</small>"
 
 
-def prediction(record: dict[str, Any] | None, with_category: bool = False) -> str:
+def prediction(record: Prediction | None, with_category: bool = False) -> str:
     """The item's score with its samples and level probabilities; `failed` and the reason when it has none."""
     if record is None:
         return f"<span class='none'>{DASH}</span><small>not in this run</small>"
-    if record.get("score") is None:
-        reason = record.get("error") or "no score"
+    if record.score is None:
+        reason = record.error or "no score"
         return f"<span class='bad'>failed</span><small class='reason' title='{esc(reason)}'>{esc(reason)}</small>"
-    category = f"<small>{esc(record.get('category') or '')}</small>" if with_category else ""
-    return f"<b>{num(record['score'])}</b>{category}{_samples(record)}{_levels(record)}"
+    category = f"<small>{esc(record.category or '')}</small>" if with_category else ""
+    return f"<b>{num(record.score)}</b>{category}{_samples(record)}{_levels(record)}"
 
 
 def _image_cell(item: Item, picture: Picture) -> str:
     record = item.first
-    caption = f"{item.id} · region {(record.get('meta') or {}).get('region') or DASH} · true {num(record['target'])}"
+    caption = f"{item.id} · region {record.meta.get('region') or DASH} · true {num(record.target)}"
     if picture.missing:
         return (f"<td><img class='thumb' src='{picture.thumb}' width='80' height='80' "
                 f"alt='image not available: {esc(picture.missing)}' title='{esc(picture.missing)}'></td>")
@@ -117,10 +118,10 @@ def _image_cell(item: Item, picture: Picture) -> str:
             f"height='80' alt='{esc(caption)}' title='click to enlarge'></td>")
 
 
-def _explanation(record: dict[str, Any]) -> str:
-    if record.get("score") is None:
-        return f"<div class='fail'>failed: {esc(record.get('error') or 'no score')}</div>"
-    return f"<div class='expl'>{esc(record.get('explanation') or '')}</div>"
+def _explanation(record: Prediction) -> str:
+    if record.score is None:
+        return f"<div class='fail'>failed: {esc(record.error or 'no score')}</div>"
+    return f"<div class='expl'>{esc(record.explanation or '')}</div>"
 
 
 # ---- the detail shown on expand ----
@@ -130,46 +131,46 @@ def _example(run: ViewRun, example_id: str, pictures: Pictures) -> str:
     score and error."""
     picture = pictures.picture(run, example_id, full=False)
     earlier = run.calibration.get(example_id)
-    target = earlier["target"] if earlier else pictures.target(run, example_id)
+    target = earlier.target if earlier is not None else pictures.target(run, example_id)
     lines = [f"true {num(target)}"]
     if earlier is not None:
-        lines.append(f"model {num(earlier.get('score'))} · error {num(error_of(earlier))}")
+        lines.append(f"model {num(earlier.score)} · error {num(error_of(earlier))}")
     return (f"<figure><img loading='lazy' src='{picture.thumb}' width='72' height='72' alt='{esc(example_id)}' "
             f"title='{esc(picture.missing or example_id)}'><figcaption>{esc(example_id)}<br>"
             f"{'<br>'.join(lines)}</figcaption></figure>")
 
 
-def _facts(record: dict[str, Any]) -> str:
-    usage = record.get("usage") or {}
-    meta = {k: v for k, v in (record.get("meta") or {}).items() if k != "region"}
-    facts = [f"read from {record.get('read_from') or DASH}", f"attempts {record.get('attempts', DASH)}",
-             f"re-asks {record.get('reasks', DASH)}", f"latency {num(record.get('latency_s'))} s",
+def _facts(record: Prediction) -> str:
+    usage = record.usage
+    meta = {k: v for k, v in record.meta.items() if k != "region"}
+    facts = [f"read from {record.read_from or DASH}", f"attempts {record.attempts}", f"re-asks {record.reasks}",
+             f"latency {num(record.latency_s)} s",
              f"tokens {usage.get('prompt_tokens', DASH)} in / {usage.get('completion_tokens', DASH)} out",
-             *([f"cost ${record['cost_usd']:.5f}"] if record.get("cost_usd") is not None else []),
-             *(["cached answer"] if record.get("cached") else []),
+             *([f"cost ${record.cost_usd:.5f}"] if record.cost_usd is not None else []),
+             *(["cached answer"] if record.cached else []),
              *(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in meta.items())]
     return "<p class='facts'>" + " · ".join(esc(fact) for fact in facts) + "</p>"
 
 
-def _answer(record: dict[str, Any]) -> str:
+def _answer(record: Prediction) -> str:
     """The whole answer: the explanation, or the failure's reason and the reply that could not be read."""
-    if record.get("score") is None:
-        raw = record.get("raw")
+    if record.score is None:
+        raw = record.raw
         reply = f"<pre>{esc(raw[:RAW_CHARS])}{'…' if len(raw) > RAW_CHARS else ''}</pre>" if raw else ""
-        return f"<p class='fail'>failed: {esc(record.get('error') or 'no score')}</p>{reply}"
-    errors = [e for e in record.get("sample_errors") or [] if e]
+        return f"<p class='fail'>failed: {esc(record.error or 'no score')}</p>{reply}"
+    errors = [e for e in record.sample_errors or [] if e]
     levels = _level_samples(record)
-    return (f"<p class='explanation'>{esc(record.get('explanation') or '(no explanation)')}</p>"
+    return (f"<p class='explanation'>{esc(record.explanation or '(no explanation)')}</p>"
             + "".join(f"<p class='fail'>sample failed: {esc(e)}</p>" for e in errors)
             + "".join(f"<p class='facts'>{f'sample {n}: ' if len(levels) > 1 else ''}P(level 0-4) "
                       f"{' '.join(f'{p:.3f}' for p in sample)}</p>" for n, sample in enumerate(levels, 1) if sample))
 
 
-def detail(run: ViewRun, record: dict[str, Any] | None, pictures: Pictures, heading: str = "") -> str:
+def detail(run: ViewRun, record: Prediction | None, pictures: Pictures, heading: str = "") -> str:
     """What one run said about an item in full, and the examples its prompt showed."""
     if record is None:
         return f"<div class='run'>{heading}<p>not in this run</p></div>"
-    examples = record.get("example_ids") or []
+    examples = record.example_ids
     shown = "".join(_example(run, example_id, pictures) for example_id in examples)
     title = f"<h4>the {len(examples)} example{'s' if len(examples) != 1 else ''} the prompt showed</h4>" if examples \
         else "<h4>no examples in the prompt</h4>"
@@ -183,17 +184,16 @@ def _attributes(item: Item, runs: list[ViewRun]) -> dict[str, Any]:
     """What the script sorts and filters the item by."""
     record = item.first
     errors = [error_of(r) for r in item.records]
-    scores = [r["score"] for r in item.records if r is not None and r.get("score") is not None]
-    values: dict[str, Any] = {"id": item.id, "true": float(record["target"]),
-                              "region": (record.get("meta") or {}).get("region") or "",
-                              "band": band_of(float(record["target"])) or "",
-                              "failed": int(any(r is not None and r.get("score") is None for r in item.records))}
+    scores = [r.score for r in item.records if r is not None and r.score is not None]
+    values: dict[str, Any] = {"id": item.id, "true": float(record.target), "region": record.meta.get("region") or "",
+                              "band": band_of(float(record.target)) or "",
+                              "failed": int(any(r is not None and r.score is None for r in item.records))}
     if len(runs) == 1:
-        return {**values, "err": errors[0], "pred": record.get("score")}
+        return {**values, "err": errors[0], "pred": record.score}
     known = [e for e in errors if e is not None]
     values.update(worst=max(known) if known else None, spread=max(scores) - min(scores) if len(scores) > 1 else None)
     for k, (r, e) in enumerate(zip(item.records, errors)):
-        values[f"err{k}"], values[f"pred{k}"] = e, None if r is None else r.get("score")
+        values[f"err{k}"], values[f"pred{k}"] = e, None if r is None else r.score
         if k:
             values[f"diff{k}"] = None if e is None or errors[0] is None else e - errors[0]
     return values
@@ -207,11 +207,11 @@ def item_body(item: Item, runs: list[ViewRun], pictures: Pictures) -> str:
     record = item.first
     cells = [_image_cell(item, pictures.picture(owner, item.id, full=True)),
              f"<td class='id'><span class='caret'>▸</span>{esc(item.id)}</td>",
-             f"<td>{esc((record.get('meta') or {}).get('region') or DASH)}</td>",
-             f"<td class='num'>{num(record['target'])}</td>"]
+             f"<td>{esc(record.meta.get('region') or DASH)}</td>",
+             f"<td class='num'>{num(record.target)}</td>"]
     if len(runs) == 1:
         cells += [f"<td class='pred'>{prediction(record)}</td>", f"<td class='num'>{num(error_of(record))}</td>",
-                  f"<td>{esc(record.get('category') or DASH)}</td>", f"<td>{_explanation(record)}</td>"]
+                  f"<td>{esc(record.category or DASH)}</td>", f"<td>{_explanation(record)}</td>"]
         details = detail(runs[0], record, pictures)
     else:
         for k, r in enumerate(item.records):
@@ -225,7 +225,7 @@ def item_body(item: Item, runs: list[ViewRun], pictures: Pictures) -> str:
                 cells.append(f"<td>{_explanation(r) if r is not None else ''}</td>")
         cells.append(f"<td class='num first'>{num(attributes['spread'])}</td>")
         details = "".join(detail(run, r, pictures, f"<h3><span class='label'>{run.label}</span> "
-                                                    f"{esc(run.results.get('model', '?'))} "
+                                                    f"{esc(run.results.model)} "
                                                     f"<small>{esc(setting_text(run.results))}</small></h3>")
                           for run, r in zip(runs, item.records))
     return (f"<tbody id='{item.anchor}' class='item' {data}><tr class='main'>{''.join(cells)}</tr>"
@@ -244,7 +244,7 @@ def header(runs: list[ViewRun]) -> tuple[str, str]:
         explained = len(runs) <= EXPLAINED_RUNS
         groups = "<tr class='groups'><th colspan='4'></th>" + "".join(
             f"<th colspan='{2 + (k > 0) + explained}' class='first'><span class='label'>{run.label}</span> "
-            f"{esc(run.results.get('model', '?'))} <small>{esc(setting_text(run.results))}</small></th>"
+            f"{esc(run.results.model)} <small>{esc(setting_text(run.results))}</small></th>"
             for k, run in enumerate(runs)) + "<th class='first'>runs</th></tr>"
         for k, run in enumerate(runs):
             columns += [("prediction", 112, f"pred{k}"), ("|error|", 62, f"err{k}")]

@@ -8,6 +8,7 @@ from pathlib import Path
 from ldct_bench.paths import write_atomic
 from ldct_bench.report.setting import strategy_text
 from ldct_bench.stats.diagnostics import BANDS
+from ldct_bench.view import PAGE
 from ldct_bench.view.assets import SCRIPT, STYLE
 from ldct_bench.view.images import Pictures
 from ldct_bench.view.items import align, header, item_body, sort_keys, worst_first
@@ -15,7 +16,6 @@ from ldct_bench.view.runs import ViewRun
 from ldct_bench.view.summary import band_table, region_table, scatters, summary_table
 from ldct_bench.view.text import esc
 
-PAGE = "index.html"
 HELP = ("Rows start with the worst |error|; failed items are listed after the scored ones (the 'failed' box shows only "
         "them). Click a row for the whole answer and the examples the prompt showed, a thumbnail to see the image "
         "as the model was sent it, a point of the scatter to open its item, a column header to sort.")
@@ -24,8 +24,8 @@ HELP = ("Rows start with the worst |error|; failed items are listed after the sc
 def _title(runs: list[ViewRun]) -> str:
     if len(runs) == 1:
         results = runs[0].results
-        return f"{results.get('model', '?')} on {results.get('task', '?')}: {strategy_text(results)}"
-    tasks = sorted({str(run.results.get("task", "?")) for run in runs})
+        return f"{results.model} on {results.task}: {strategy_text(results)}"
+    tasks = sorted({run.results.task for run in runs})
     return f"{len(runs)} runs on {', '.join(tasks)}"
 
 
@@ -52,7 +52,7 @@ def page_html(runs: list[ViewRun], pictures: Pictures) -> str:
     items = align(runs)
     anchors = {item.id: item.anchor for item in items}
     regions = sorted({str(region) for item in items for record in item.records if record is not None
-                      for region in [(record.get("meta") or {}).get("region")] if region})
+                      for region in [record.meta.get("region")] if region})
     colgroup, head = header(runs)
     bodies = "\n".join(item_body(item, runs, pictures) for item in worst_first(items, runs))
     title = esc(_title(runs))

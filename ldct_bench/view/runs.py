@@ -12,8 +12,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from ldct_bench.errors import UserError
 from ldct_bench.cards.registry import card_files, load_card
-from ldct_bench.report.runs import find_run_dirs, read_predictions, read_results
-from ldct_bench.run.rundir import CALIBRATION, PREDICTIONS, RESULTS
+from ldct_bench.report.runs import find_run_dirs, read_calibration, read_predictions
+from ldct_bench.run.records import Prediction
+from ldct_bench.run.results import RESULTS, Results, read_results
+from ldct_bench.run.rundir import PREDICTIONS
 from ldct_bench.stats.diagnostics import diagnostics
 
 CONFIG = Path(".hydra") / "config.yaml"
@@ -25,15 +27,15 @@ class ViewRun:
 
     dir: Path
     label: str
-    results: dict[str, Any]
-    records: list[dict[str, Any]]
-    calibration: dict[str, dict[str, Any]]  # error feedback's earlier answers by item id
+    results: Results
+    records: list[Prediction]
+    calibration: dict[str, Prediction]  # error feedback's earlier answers by item id
     card: DictConfig | None  # the task card the run composed: where its images come from
     diagnostics: dict[str, Any]
 
     @cached_property
-    def by_id(self) -> dict[str, dict[str, Any]]:
-        return {record["id"]: record for record in self.records}
+    def by_id(self) -> dict[str, Prediction]:
+        return {record.id: record for record in self.records}
 
 
 def _card(run_dir: Path, task: str) -> DictConfig | None:
@@ -75,10 +77,11 @@ def load_runs(paths: list[Path]) -> list[ViewRun]:
     """Every run under `paths`; a results.json with diagnostics is used as is, older ones get them computed."""
     runs = []
     for index, run_dir in enumerate(run_dirs(paths)):
-        results = read_results(run_dir) or {}
+        results = read_results(run_dir)
+        if results is None:  # it read when the run was found: the run is being redone
+            raise UserError(f"{run_dir / RESULTS} can no longer be read; view the run when it has finished")
         records = read_predictions(run_dir)
-        calibration = {record["id"]: record for record in read_predictions(run_dir, CALIBRATION)}
-        card = _card(run_dir, str(results.get("task")))
-        runs.append(ViewRun(run_dir, _label(index), results, records, calibration, card,
-                            results.get("diagnostics") or diagnostics(records)))
+        calibration = {record.id: record for record in read_calibration(run_dir)}
+        runs.append(ViewRun(run_dir, _label(index), results, records, calibration, _card(run_dir, results.task),
+                            results.diagnostics or diagnostics(records)))
     return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ldct_bench.run.records import Prediction
 from ldct_bench.view.text import esc, num
 
 LEFT, BOTTOM, PAD = 34, 30, 8
@@ -47,17 +48,17 @@ def _fit(f: _Frame, diagnostics: dict[str, Any]) -> str:
             '</path>')
 
 
-def scatter_svg(records: list[dict[str, Any]], anchors: dict[str, str], diagnostics: dict[str, Any],
+def scatter_svg(records: list[Prediction], anchors: dict[str, str], diagnostics: dict[str, Any],
                 caption: str, size: int = 290) -> str:
     """Scored items as points linked to their rows (`anchors`: item id -> element id); y = x dashed, the
     least-squares line solid."""
     frame, points = _Frame(size), []
     for record in records:
-        if record.get("score") is None:
+        if record.score is None:
             continue
-        title = f"{record['id']}: true {num(record['target'])}, prediction {num(record['score'])}"
-        points.append(f'<a href="#{anchors[record["id"]]}"><circle cx="{frame.x(record["target"])}" '
-                      f'cy="{frame.y(record["score"])}" r="3"><title>{esc(title)}</title></circle></a>')
+        title = f"{record.id}: true {num(record.target)}, prediction {num(record.score)}"
+        points.append(f'<a href="#{anchors[record.id]}"><circle cx="{frame.x(record.target)}" '
+                      f'cy="{frame.y(record.score)}" r="3"><title>{esc(title)}</title></circle></a>')
     return (f'<figure class="scatter" style="width:{size}px"><svg width="{size}" height="{size}" role="img" '
             f'aria-label="prediction against true score">{_axes(frame)}{_fit(frame, diagnostics)}{"".join(points)}'
             f'</svg><figcaption>{esc(caption)}</figcaption></figure>')

@@ -6,51 +6,44 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ldct_bench.report.setting import prompted, strategy_text
-from ldct_bench.stats.diagnostics import BANDS
+from ldct_bench.run.results import Results
+from ldct_bench.stats.diagnostics import BANDS, MEANING
 from ldct_bench.stats.metrics import ALL, NAMES
 from ldct_bench.view.runs import ViewRun
 from ldct_bench.view.scatter import scatter_svg
 from ldct_bench.view.text import DASH, esc, interval, num, signed
 
-# The diagnostics under the names results.json gives them, with what each tells a reader.
-DIAGNOSTICS: list[tuple[str, str, Callable[[Any], str]]] = [
-    ("bias", "mean(prediction - true): above 0 the model scores too high", signed),
-    ("mae", "mean |prediction - true|", num),
-    ("slope", "least squares prediction = intercept + slope x true; 1 is ideal", num),
-    ("intercept", "of the least-squares line", num),
-    ("sd_ratio", "std(prediction) / std(true); under 1 the model compresses the range", num),
-    ("distinct", "distinct predictions (rounded to 0.01)", str),
-    ("mode_share", "share of items on the most common prediction (rounded to 0.1)", num),
-]
+# The diagnostics under the names results.json gives them, each shown its way.
+DIAGNOSTICS: list[tuple[str, Callable[[Any], str]]] = [
+    ("bias", signed), ("mae", num), ("slope", num), ("intercept", num), ("sd_ratio", num), ("distinct", str),
+    ("mode_share", num)]
 
 
 def _run_cell(run: ViewRun, several: bool) -> str:
     results = run.results
     label = f'<span class="label">{run.label}</span> ' if several else ""
-    return (f'<td title="{esc(run.dir)}">{label}<b>{esc(results.get("model", "?"))}</b>'
-            f'<small>task {esc(results.get("task", "?"))}</small></td>')
+    return (f'<td title="{esc(run.dir)}">{label}<b>{esc(results.model)}</b>'
+            f'<small>task {esc(results.task)}</small></td>')
 
 
-def _setting_cell(results: dict[str, Any]) -> str:
+def _setting_cell(results: Results) -> str:
     parts = [esc(strategy_text(results))]
     if prompted(results):
-        parts.append(f"metadata {esc(results.get('metadata'))}")
-    parts.append(f"repeats {esc(results.get('repeats', 1))} · scoring {esc(results.get('scoring', 'text'))} · "
-                 f"seed {esc(results.get('seed'))}")
+        parts.append(f"metadata {esc(results.metadata)}")
+    parts.append(f"repeats {esc(results.repeats)} · scoring {esc(results.scoring)} · seed {esc(results.seed)}")
     return "<td>" + "".join(f"<small>{part}</small>" if i else part for i, part in enumerate(parts)) + "</td>"
 
 
-def _items_cell(results: dict[str, Any]) -> str:
-    failures = results.get("failures") or {}
-    failed = "".join(f"<small class='bad'>{esc(count)} {esc(reason)}</small>" for reason, count in failures.items())
-    cost = results.get("cost_usd")
-    return (f"<td>{esc(results.get('n_scored', '?'))} of {esc(results.get('n', '?'))} scored{failed}"
+def _items_cell(results: Results) -> str:
+    failed = "".join(f"<small class='bad'>{esc(count)} {esc(reason)}</small>"
+                     for reason, count in results.failures.items())
+    cost = results.cost_usd
+    return (f"<td>{esc(results.n_scored)} of {esc('?' if results.n is None else results.n)} scored{failed}"
             + (f"<small>cost ${cost:.4f}</small>" if cost is not None else "") + "</td>")
 
 
-def _metric_cell(results: dict[str, Any], name: str) -> str:
-    value = (results.get("metrics") or {}).get(name)
-    return f"<td class='num'>{num(value, 3)}<small>{interval((results.get('ci') or {}).get(name))}</small></td>"
+def _metric_cell(results: Results, name: str) -> str:
+    return f"<td class='num'>{num(results.metrics.get(name), 3)}<small>{interval(results.ci.get(name))}</small></td>"
 
 
 def summary_table(runs: list[ViewRun]) -> str:
@@ -58,13 +51,13 @@ def summary_table(runs: list[ViewRun]) -> str:
     several = len(runs) > 1
     heads = ["run", "setting", "items", *(f"{name.upper()}<small>95% CI</small>" for name in ALL)]
     head = "".join(f"<th>{h}</th>" for h in heads) + "".join(
-        f"<th title='{esc(tip)}'>{name}</th>" for name, tip, _ in DIAGNOSTICS)
+        f"<th title='{esc(MEANING[name])}'>{name}</th>" for name, _ in DIAGNOSTICS)
     rows = []
     for run in runs:
         cells = [_run_cell(run, several), _setting_cell(run.results), _items_cell(run.results)]
         cells += [_metric_cell(run.results, name) for name in ALL]
         cells += [f"<td class='num'>{DASH if value is None else show(value)}</td>"
-                  for name, _, show in DIAGNOSTICS for value in [run.diagnostics.get(name)]]
+                  for name, show in DIAGNOSTICS for value in [run.diagnostics.get(name)]]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table class='summary'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -118,5 +111,5 @@ def scatters(runs: list[ViewRun], anchors: dict[str, str]) -> str:
     several = len(runs) > 1
     size = 290 if not several else 240 if len(runs) == 2 else 200
     return "".join(scatter_svg(run.records, anchors, run.diagnostics,
-                               (f"{run.label}: " if several else "") + f"{run.results.get('model', '?')}, "
+                               (f"{run.label}: " if several else "") + f"{run.results.model}, "
                                f"{strategy_text(run.results)}", size) for run in runs)
