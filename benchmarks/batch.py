@@ -65,10 +65,13 @@ def main() -> None:
         batch, chat = lines(root / f"batch-{name}"), lines(root / f"chat-{name}")
         same = sum(batch[i]["score"] == chat[i]["score"] and batch[i]["example_ids"] == chat[i]["example_ids"]
                    for i in chat)
-        costs = [json.loads((root / f"{kind}-{name}" / "results.json").read_text())["cost_usd"] for kind in ("batch", "chat")]
+        costs = [json.loads((root / f"{kind}-{name}" / "results.json").read_text())["cost_usd"]
+                 for kind in ("batch", "chat")]
         paid = sum(1 for a in state.batch.answered if a["status_code"] == 200)
-        print(f"{case}: {len(state.batch.batches)} batch(es) ({', '.join(b.status for b in state.batch.batches.values())}), "
-              f"{chats_in_batch_run} chat requests, {paid} lines paid for {sum(r['score'] is not None for r in batch.values())} "
+        statuses = ", ".join(b.status for b in state.batch.batches.values())
+        scored = sum(r["score"] is not None for r in batch.values())
+        print(f"{case}: {len(state.batch.batches)} batch(es) ({statuses}), "
+              f"{chats_in_batch_run} chat requests, {paid} lines paid for {scored} "
               f"scored items; {same}/{len(chat)} items as the chat run; ${costs[0]:.4f} vs ${costs[1]:.4f} "
               f"(ratio {costs[0] / costs[1]:.3f}); wall {batch_s:.1f} s (batch) vs {chat_s:.1f} s (chat)", flush=True)
     print(f"date {time.strftime('%Y-%m-%d %H:%M')}; scratch {root}")

@@ -9,7 +9,7 @@ many whole numbers. Prints the best of 5 wall times.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

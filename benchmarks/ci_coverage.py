@@ -19,13 +19,20 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import optimize, special, stats
 
-from ldct_bench.stats.metrics import ALL, confidence_intervals, correlations, jackknife_se, leave_one_out_weights, \
-    resample_weights, weighted_correlations
+from ldct_bench.stats.metrics import (
+    ALL,
+    confidence_intervals,
+    correlations,
+    jackknife_se,
+    leave_one_out_weights,
+    resample_weights,
+    weighted_correlations,
+)
 from ldct_bench.stats.paired import paired_delta
 
 SIZES, RHOS = (10, 30, 300), (0.2, 0.5, 0.7, 0.9)

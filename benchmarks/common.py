@@ -10,8 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 @contextlib.contextmanager
@@ -54,10 +54,12 @@ def bench_task(n_train: int = 120, n_test: int = 300) -> Path:
     from ldct_bench.data import demo
     from ldct_bench.data.release import prepare
 
-    root = Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))) / "ldct-bench" / f"bench-task-{n_test}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")))
+    root = cache / "ldct-bench" / f"bench-task-{n_test}"
     dataset, stamp = root / "dataset", root / f"built-{n_train}-{n_test}-v{demo.GENERATOR_VERSION}"
     if not stamp.exists():
-        print(f"building the benchmark task ({n_train} train / {n_test} test synthetic slices) in {root} ...", flush=True)
+        print(f"building the benchmark task ({n_train} train / {n_test} test synthetic slices) in {root} ...",
+              flush=True)
         raw = root / "raw"
         shutil.rmtree(raw, ignore_errors=True)
         train, test = demo.write_release(raw, n_train=n_train, n_test=n_test)

@@ -20,9 +20,10 @@ import io
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import tifffile
@@ -44,7 +45,8 @@ class Setting:
 
 def settings() -> list[Setting]:
     levels = [Setting(f"level {n}", {"compress_level": n}) for n in range(10)]
-    extra = [Setting(f"level 1, {name}", {"compress_level": 1, "compress_type": kind}) for kind, name in STRATEGIES.items()]
+    extra = [Setting(f"level 1, {name}", {"compress_level": 1, "compress_type": kind})
+             for kind, name in STRATEGIES.items()]
     return [*levels, *extra, Setting("optimize=True", {"optimize": True})]
 
 

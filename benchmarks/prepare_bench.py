@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-
 from common import scratch
 
 TARGET_S, TARGET_MB = 120.0, 2048.0

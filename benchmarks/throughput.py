@@ -33,9 +33,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import aiohttp
 from common import bench_task, scratch
@@ -148,7 +148,8 @@ def run_command(args: list[str], env: dict[str, str], cwd: Path) -> Exit:
 
     def reap() -> None:
         _, status, usage = os.wait4(proc.pid, 0)
-        run.ended, run.status, run.cpu_s = time.monotonic(), os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
+        run.ended, run.status = time.monotonic(), os.waitstatus_to_exitcode(status)
+        run.cpu_s = usage.ru_utime + usage.ru_stime
         run.peak_rss_mib = usage.ru_maxrss / 1024  # kilobytes on Linux
 
     waiter = threading.Thread(target=reap)
@@ -169,7 +170,8 @@ def run_command(args: list[str], env: dict[str, str], cwd: Path) -> Exit:
 
 def command_args(case: Case, url: str, task: Path, items: int, run_dir: Path) -> list[str]:
     strategy = ["strategy=zero_shot"] if case.shots == 0 else ["strategy=few_shot", f"shots={case.shots}"]
-    return ["model=openai-compatible", f"model.base_url={url}", "model.model_id=standin", f"model.api_key_env={KEY_ENV}",
+    return ["model=openai-compatible", f"model.base_url={url}", "model.model_id=standin",
+            f"model.api_key_env={KEY_ENV}",
             f"model.concurrency={case.concurrency}", "task=ldct_iqa", f"task.path={task}", *strategy,
             f"limit={items}", "cache.mode=off", "logger=none", f"hydra.run.dir={run_dir}"]
 

@@ -26,8 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from common import bench_task, scratch, stub_model_args, stub_server, timed_run
 
@@ -76,7 +76,8 @@ def view(args: list[str]) -> tuple[float, Path]:
 
 def size(folder: Path) -> dict[str, float]:
     """MiB on disk of the page, the thumbnails and the full renderings, and the number of picture files."""
-    mib = (lambda paths: sum(p.stat().st_size for p in paths) / 2**20)
+    def mib(paths: list[Path]) -> float:
+        return sum(p.stat().st_size for p in paths) / 2**20
     return {"html": mib([folder / "index.html"]), "thumbs": mib(list((folder / "thumbs").glob("*.png"))),
             "images": mib(list((folder / "images").glob("*.png"))),
             "files": len(list(folder.glob("*/*.png")))}

@@ -42,7 +42,7 @@ def run_job(cfg: DictConfig) -> float | None:
     """One Hydra job: a single run, or one point of a sweep under Hydra's own launchers (basic, joblib, slurm)."""
     try:
         return run_one(cfg)
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the command's boundary: one line, never a trace
         end_with(exc)
 
 
@@ -88,7 +88,7 @@ def main() -> None:
             check_command_line(sys.argv[1:])
         os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra's own failures (a full disk in its config dump) reach us
         hydra.main(config_path=str(resource_dir("conf")), config_name="config", version_base="1.3")(run_job)()
-    except (Exception, KeyboardInterrupt) as exc:  # one line for everything; a traceback only in a file
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line for everything; a traceback in a file
         end_with(exc)
 
 

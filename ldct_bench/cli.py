@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser(argv).parse_args(argv)
     try:
         args.func(args)
-    except (Exception, KeyboardInterrupt) as exc:  # one line for everything; a traceback only in a file
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - one line for everything; a traceback in a file
         line, code = failure_line(exc)
         print(line, file=sys.stderr)
         sys.exit(code)

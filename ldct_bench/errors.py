@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import tempfile
 import traceback
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class UserError(Exception):

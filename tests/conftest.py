@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -166,8 +166,8 @@ def wandb_sweep(tmp_path_factory: pytest.TempPathFactory, data_store: Path) -> I
            "LDCT_BENCH_DATA": str(data_store), "LDCT_BENCH_CACHE": str(root / "cache"),
            "LDCT_BENCH_CARDS": str(root / "cards"), "STUB_API_KEY": "k"}
     sweep.wandb_dir.mkdir()
-    sweep.result = run_cli(["-m", "model=noise-baseline,stub", "strategy=few_shot", "shots=2", "logger=wandb", "limit=6",
-                            "logger.tags=[paper,demo]", f"+model.extra_body.api_key={sweep.secret}",
+    sweep.result = run_cli(["-m", "model=noise-baseline,stub", "strategy=few_shot", "shots=2", "logger=wandb",
+                            "limit=6", "logger.tags=[paper,demo]", f"+model.extra_body.api_key={sweep.secret}",
                             f"hydra.sweep.dir={sweep.sweep_dir}"], cwd=root, env=env, timeout=180)
     server.close()
     assert sweep.result.returncode == 0, sweep.result.stderr[-3000:]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO, read_jsonl
 from omegaconf import OmegaConf
 from scipy import stats
 
@@ -17,8 +18,6 @@ from ldct_bench.data.release import prepare
 from ldct_bench.data.task import Task, load_task
 from ldct_bench.metadata.noise import noise_column
 from ldct_bench.strategies import FewShot, make_strategy
-
-from conftest import REPO, read_jsonl
 
 # Runs against the stub send 128-px PNGs: what they check is the chat, and small images keep them fast.
 SMALL = 128

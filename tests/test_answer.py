@@ -4,14 +4,13 @@ and no input of any shape makes the reader raise anything but AnswerError."""
 import json
 import math
 import random
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ldct_bench.reading.answer import Answer, AnswerError, find_json_object, parse_answer
 from ldct_bench.metadata.region import parse_region
+from ldct_bench.reading.answer import Answer, AnswerError, find_json_object, parse_answer
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "replies.yaml").read_text(encoding="utf-8"))
 OUTCOMES = {"score", "error"}
@@ -129,16 +128,15 @@ def test_no_input_makes_the_reader_raise_anything_but_answer_error():
 
 @pytest.mark.parametrize("reply", ["[" * 5000, "{" * 5000, '{"a":' * 3000 + "1" + "}" * 3000, "<think>" * 20000,
                                    "1" * 100000, "Score " * 20000, "0-4 " * 30000])
-def test_absurd_replies_fail_quickly_and_cleanly(reply):
-    started = time.perf_counter()
+def test_absurd_replies_fail_cleanly(reply):
+    """How long they take is benchmarks/reading_speed.py's to print."""
     with pytest.raises(AnswerError):
         parse_answer(reply)
-    assert time.perf_counter() - started < 2.0
 
 
-def test_a_200_kb_reply_is_read_quickly():
-    padding = ("Noise near 0.004, liver at 55 HU, W350/L40, 512x512, 5 mm slices; streaks are faint. " * 2400)
-    reply = padding + "\n\nScore: 2.3\nCategory: Fair\n" + "{not json " * 500
-    started = time.perf_counter()
-    assert parse_answer(reply).score == pytest.approx(2.3)
-    assert time.perf_counter() - started < 2.0
+LONG_REPLY = ("Noise near 0.004, liver at 55 HU, W350/L40, 512x512, 5 mm slices; streaks are faint. " * 2400
+              + "\n\nScore: 2.3\nCategory: Fair\n" + "{not json " * 500)
+
+
+def test_a_200_kb_reply_is_read():
+    assert parse_answer(LONG_REPLY).score == pytest.approx(2.3)

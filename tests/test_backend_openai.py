@@ -10,21 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import invoke, read_jsonl, run_cli
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from conftest import invoke, read_jsonl, run_cli
-from ldct_bench.run.asking import Asker
 from ldct_bench.backends import openai_compat
-from ldct_bench.backends.vllm import free_port
 from ldct_bench.backends.base import BackendError, Request
 from ldct_bench.backends.openai_compat import OPENROUTER_URL, OpenAICompatible, resolve_endpoint
+from ldct_bench.backends.vllm import free_port
+from ldct_bench.cards.registry import register
 from ldct_bench.config.schema import CacheMode
 from ldct_bench.data.render import to_png
 from ldct_bench.data.task import Item, load_task
 from ldct_bench.errors import UserError
 from ldct_bench.paths import resource_dir
-from ldct_bench.cards.registry import register
+from ldct_bench.run.asking import Asker
 from ldct_bench.secrets import mask_secrets
 
 ITEM = Item("x", "test", 2.0)
@@ -58,7 +58,7 @@ def files_containing(roots, needle: bytes) -> list[Path]:
 
 @pytest.fixture
 def built_demo(data_store):
-    """The demo task built before any timed run, so run time measures requests, not the one-off build."""
+    """The demo task built first, so the run's requests meet the server together rather than behind the build."""
     return load_task(compose_cfg().task)
 
 
@@ -69,8 +69,7 @@ def test_generic_card_run_is_concurrent_keyed_complete_and_free_to_rerun(stub, t
     first = run_cli(args + [f"hydra.run.dir={tmp_path / 'run1'}"], cwd=tmp_path, env={"STUB_API_KEY": key})
     assert first.returncode == 0, first.stderr[-2000:]
     results = json.loads((tmp_path / "run1" / "results.json").read_text())
-    sequential = 20 * 0.3
-    assert results["seconds"] < 0.5 * sequential, results["seconds"]
+    assert stub.state.max_in_flight > 1  # the card's concurrency: several requests at once
     assert results["n_scored"] == 20 and results["coverage"] == 1.0 and results["requests_this_run"] == 20
     assert len(stub.requests) == 20
     assert all(r["headers"]["Authorization"] == f"Bearer {key}" for r in stub.requests)

@@ -1,12 +1,11 @@
 """Every bad input gives one clear line (what is wrong, how to fix it), a non-zero exit, no traceback."""
 
 import pytest
+from conftest import invoke
 
 from ldct_bench.backends.vllm import free_port
 from ldct_bench.data.demo import write_release
 from ldct_bench.data.release import prepare
-
-from conftest import invoke
 
 
 def _assert_one_line(result, *phrases):
@@ -90,7 +89,8 @@ def test_unreachable_endpoint(tmp_path, capsys, monkeypatch):
 def test_metadata_requested_but_unavailable(tmp_path, capsys, regionless_task, stub, monkeypatch):
     monkeypatch.setenv("STUB_API_KEY", "k")
     _assert_one_line(invoke([*stub.model_args(), "task=ldct_iqa", f"task.path={regionless_task}", "metadata=region",
-                             "strategy=zero_shot", f"hydra.run.dir={tmp_path / 'r'}"], capsys), "region", "label-regions")
+                             "strategy=zero_shot", f"hydra.run.dir={tmp_path / 'r'}"], capsys),
+                     "region", "label-regions")
     assert not stub.requests
 
 

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import Stub, invoke, read_jsonl
 
 PRICES = ["model.price_input_per_mtok=2", "model.price_output_per_mtok=8"]
@@ -113,6 +112,14 @@ def test_repeats_send_each_sample_as_its_own_line(stub, tmp_path, capsys):
     [batch] = stub.state.batch.batches.values()
     assert sorted(r["custom_id"].rsplit("|", 1)[1] for r in batch.requests) == ["0", "0", "0", "1", "1", "1"]
     assert all(len(r["scores"]) == 2 for r in read_jsonl(tmp_path / "run" / "predictions.jsonl"))
+
+
+def test_a_batch_the_vendor_refuses_stops_in_one_line_quoting_its_errors(stub, tmp_path, capsys):
+    stub.state.batch.plans = ["invalid"]
+    result = invoke(batch_args(stub, tmp_path / "run", "limit=3"), capsys)
+    assert result.code == 2
+    line = next(line for line in result.err.splitlines() if line.startswith("ldct-bench: error"))
+    assert "the vendor refused batch" in line and "line " in line and chat_requests(stub) == []
 
 
 @pytest.mark.parametrize("card, why", [("claude-sonnet-5-5", "takes no OpenAI-style batches"),

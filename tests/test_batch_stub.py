@@ -13,11 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import Stub
 from openai import BadRequestError, NotFoundError, OpenAI
 from openai.types.chat import ChatCompletion
 from PIL import Image
 
-from conftest import Stub
 from ldct_bench.testing.stub_server import hashed_score
 
 FINISHED = ("completed", "failed", "expired", "cancelled")

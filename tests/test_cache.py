@@ -7,15 +7,15 @@ import sys
 import textwrap
 
 import pytest
+from test_backend_openai import CHAT, compose_cfg
 
-from ldct_bench.run.asking import Asker
 from ldct_bench.backends.base import Request
 from ldct_bench.backends.openai_compat import OpenAICompatible
-from ldct_bench.run.cache import ResponseCache
 from ldct_bench.config.schema import CacheMode
 from ldct_bench.data.task import Item
 from ldct_bench.errors import UserError
-from test_backend_openai import CHAT, compose_cfg
+from ldct_bench.run.asking import Asker
+from ldct_bench.run.cache import ResponseCache
 
 ITEM = Item("x", "test", 2.0)
 

@@ -7,17 +7,17 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from conftest import REPO, invoke
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from conftest import REPO, invoke
 from ldct_bench.backends.base import Request
 from ldct_bench.backends.openai_compat import OpenAICompatible
+from ldct_bench.cards.lifecycle import check_status, effective_status, says_model_not_found
+from ldct_bench.cards.registry import card_files, load_card, register
 from ldct_bench.cli import main as cli_main
 from ldct_bench.data.task import Item
 from ldct_bench.errors import UserError
-from ldct_bench.cards.lifecycle import check_status, effective_status, says_model_not_found
-from ldct_bench.cards.registry import card_files, load_card, register
 
 PAPER_NINE = ("o3", "gpt-4o", "gpt-4o-mini", "gemini-2.5-pro", "claude-sonnet-4", "grok-2-vision", "qwen-vl-max",
               "llama-4-maverick", "gemma-3")
@@ -48,7 +48,8 @@ def test_every_card_is_dated_sourced_and_names_an_existing_successor():
         if card.backend.value == "vllm":
             assert card.logprobs and card.serve.image_px == 512 and card.context_window == card.serve.max_model_len
     today = dt.date(2026, 11, 30)
-    assert {n for n in shipped if effective_status(shipped[n], today) == "retired"} == {"claude-sonnet-4", "grok-2-vision"}
+    retired = {n for n in shipped if effective_status(shipped[n], today) == "retired"}
+    assert retired == {"claude-sonnet-4", "grok-2-vision"}
     assert all(effective_status(shipped[n], today) == "active" for n in CURRENT)
 
 

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 from ldct_bench.cli import main
-from ldct_bench.stats.metrics import ALL, correlations
 from ldct_bench.run.records import Prediction
+from ldct_bench.stats.metrics import ALL, correlations
 from ldct_bench.stats.paired import paired_deltas
 
 RESAMPLES, SEED = 200, 5

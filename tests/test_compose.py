@@ -1,14 +1,13 @@
 """Hydra composition: every card and option composes; mistakes fail in one line with a suggestion."""
 
 import pytest
+from conftest import REPO, run_cli
 from hydra import compose, initialize_config_dir
 
+from ldct_bench.cards.registry import options, register
 from ldct_bench.config.compose import check_command_line
 from ldct_bench.errors import UserError
 from ldct_bench.paths import resource_dir
-from ldct_bench.cards.registry import options, register
-
-from conftest import REPO, run_cli
 
 PAPER_MODELS = ["o3", "gpt-4o", "gpt-4o-mini", "gemini-2.5-pro", "claude-sonnet-4", "grok-2-vision",
                 "qwen-vl-max", "llama-4-maverick", "gemma-3"]
@@ -74,7 +73,8 @@ def test_user_card_folder_adds_a_model_without_editing_the_repo(tmp_path, monkey
     (tmp_path / "cards" / "models").mkdir(parents=True)
     (tmp_path / "cards" / "models" / "my-model.yaml").write_text(
         "backend: openai_compatible\nmodel_id: mine\nbase_url: http://127.0.0.1:1/v1\n")
-    result = run_cli(["--cfg", "job", "model=my-model"], cwd=tmp_path, env={"LDCT_BENCH_CARDS": str(tmp_path / "cards")})
+    result = run_cli(["--cfg", "job", "model=my-model"], cwd=tmp_path,
+                     env={"LDCT_BENCH_CARDS": str(tmp_path / "cards")})
     assert result.returncode == 0, result.stderr
     assert "model_id: mine" in result.stdout
 

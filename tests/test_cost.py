@@ -3,11 +3,11 @@
 import json
 
 import pytest
-
 from conftest import invoke, read_jsonl
+
 from ldct_bench.backends.base import Usage
-from ldct_bench.config.schema import ModelCard
 from ldct_bench.cards.cost import IMAGE_TOKEN_RULES, cost_usd, image_tokens
+from ldct_bench.config.schema import ModelCard
 
 
 @pytest.mark.parametrize("rule, size, detail, tokens", [

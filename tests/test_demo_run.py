@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from scipy import stats
-
 from conftest import invoke, read_jsonl, run_cli
+from scipy import stats
 
 
 @pytest.fixture(scope="module")

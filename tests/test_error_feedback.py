@@ -4,13 +4,11 @@ import json
 import re
 
 import pytest
+from conftest import invoke, read_jsonl, run_cli
+from protocol_helpers import SMALL, assert_metrics_match, data_url, images, strategy, task_args, text
 
 from ldct_bench.errors import UserError
 from ldct_bench.strategies import calibration_pool
-
-from conftest import invoke, read_jsonl, run_cli
-from protocol_helpers import (SMALL, assert_metrics_match, data_url, images, strategy,
-                              task_args, text)
 
 FEEDBACK = re.compile(r"True score: (\d\.\d)\. Your earlier score: (\d\.\d)\. Absolute error: (\d\.\d\d)\.")
 NOISE = re.compile(r"Estimated noise level: \d\.\d{3}\.")

@@ -4,10 +4,10 @@ import json
 import re
 
 import pytest
-
 from conftest import invoke
-from ldct_bench.cli import main
+
 from ldct_bench.cards.cost import image_tokens
+from ldct_bench.cli import main
 
 
 def estimate(argv, capsys, as_json=True):

@@ -3,12 +3,11 @@
 import json
 
 import pytest
+from conftest import REPO, invoke
 from hydra import compose, initialize_config_dir
 
-from ldct_bench.config.compose import check_command_line
 from ldct_bench.cards.registry import options, register
-
-from conftest import REPO, invoke
+from ldct_bench.config.compose import check_command_line
 
 PAPER_NINE = {"gpt-4o", "claude-sonnet-4", "gemma-3", "grok-2-vision", "qwen-vl-max", "gemini-2.5-pro",
               "llama-4-maverick", "o3", "gpt-4o-mini"}
@@ -96,8 +95,8 @@ def test_presets_apply_the_papers_sampling_settings_per_model(table):
     import yaml
     from hydra import compose, initialize_config_dir
 
-    from ldct_bench.paths import resource_dir
     from ldct_bench.cards.registry import card_values, register
+    from ldct_bench.paths import resource_dir
 
     rows = yaml.safe_load((resource_dir("conf") / "paper_settings.yaml").read_text())[table]
     register()

@@ -8,8 +8,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import REPO, invoke
+
 from ldct_bench.cli import main as cli_main
 from ldct_bench.config.compose import expand_home
 
@@ -31,13 +31,13 @@ def test_tilde_is_expanded_wherever_a_value_starts_with_it(monkeypatch):
 
 
 def _run_on_a_terminal(args, env, timeout=240.0):
-    """`python -m ldct_bench ARGS` on a pseudo-terminal, as a user sees it: (seconds to first output, all output)."""
+    """`python -m ldct_bench ARGS` on a pseudo-terminal, as a user sees it: (exit code, all output)."""
     leader, follower = pty.openpty()
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "ldct_bench", *args], stdin=subprocess.DEVNULL,
                                stdout=follower, stderr=follower, cwd=REPO, env=env)
     os.close(follower)
-    first, chunks = None, []
+    chunks = []
     while time.monotonic() - started < timeout:
         ready, _, _ = select.select([leader], [], [], 0.05)
         if ready:
@@ -47,13 +47,12 @@ def _run_on_a_terminal(args, env, timeout=240.0):
                 break
             if not chunk:
                 break
-            first = first if first is not None else time.monotonic() - started
             chunks.append(chunk)
         elif process.poll() is not None:
             break
     process.wait(timeout=10)
     os.close(leader)
-    return process.returncode, first, b"".join(chunks).decode(errors="replace")
+    return process.returncode, b"".join(chunks).decode(errors="replace")
 
 
 @pytest.fixture
@@ -61,9 +60,9 @@ def demo_built(data_store):
     """The session's demo data, built in this process (so the run below measures start-up, not the build)."""
     from hydra import compose, initialize_config_dir
 
+    from ldct_bench.cards.registry import register
     from ldct_bench.data.task import load_task
     from ldct_bench.paths import resource_dir
-    from ldct_bench.cards.registry import register
 
     register()
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):
@@ -74,17 +73,15 @@ def demo_built(data_store):
 def test_a_first_run_speaks_at_once_and_shows_no_library_log_lines(tmp_path, demo_built):
     """Fresh matplotlib folder (its font cache is built, which logs INFO), on a terminal: one early line, no logs."""
     env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl")}
-    code, first, output = _run_on_a_terminal(["limit=3", f"hydra.run.dir={tmp_path / 'run'}"], env)
+    code, output = _run_on_a_terminal(["limit=3", f"hydra.run.dir={tmp_path / 'run'}"], env)
     assert code == 0, output[-2000:]
-    assert output.startswith("ldct-bench: starting")
-    assert first < 2.0, first  # about 0.2 s on an idle machine; the bound leaves room for a busy one
+    assert output.startswith("ldct-bench: starting")  # before the imports: how soon, benchmarks/startup_bench.py
     assert not [line for line in output.splitlines() if "][INFO]" in line or "][DEBUG]" in line], output
 
 
 def test_help_texts_speak_to_users(capsys):
-    started = time.monotonic()
-    result = invoke(["--help"], capsys)
-    assert result.code == 0 and time.monotonic() - started < 5  # Hydra's own help takes 4-8 s here
+    result = invoke(["--help"], capsys)  # its time: benchmarks/startup_bench.py
+    assert result.code == 0
     assert result.out.startswith("python -m ldct_bench [-m] [KEY=VALUE ...]") and "Hydra" not in result.out[:500]
     assert "  task         demo, ldct_iqa, ldct_iqa_small" in result.out
     assert "  limit=null          score only the first N test items" in result.out

@@ -3,11 +3,11 @@
 import re
 
 import pytest
-
 from conftest import invoke
-from ldct_bench.cli import main as cli_main
+
 from ldct_bench.cards.cost import image_tokens
 from ldct_bench.cards.fit import Measured, fit_problem, largest_shots
+from ldct_bench.cli import main as cli_main
 
 GROK = ["model.context_window=32768", "strategy=few_shot", "shots=34", "model.image_token_rule=xai"]
 

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import datasets
 import huggingface_hub
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image
-
 from conftest import invoke, read_jsonl
+from PIL import Image
+from releases import write_small_release
+
+from ldct_bench.cards.registry import card_files, load_card
 from ldct_bench.data.release import prepare
 from ldct_bench.data.task import load_task
 from ldct_bench.errors import UserError
-from ldct_bench.cards.registry import card_files, load_card
-from releases import write_small_release
 
 SMALL_TRAIN = [f"{i:04d}.tif" for i in range(0, 1000, 100)]
 SMALL_TEST = [f"test{i:03d}.tiff" for i in range(0, 300, 30)]
@@ -53,7 +52,8 @@ def test_loads_from_task_path(release, tmp_path):
 def test_environment_variable_is_used_when_no_path_is_given(release, tmp_path, monkeypatch):
     _, _, out = release
     monkeypatch.setenv("LDCT_IQA_PATH", str(out))
-    assert load_task(task_card(), store=tmp_path).fingerprint == load_task(task_card(path=str(out)), store=tmp_path).fingerprint
+    by_env = load_task(task_card(), store=tmp_path)
+    assert by_env.fingerprint == load_task(task_card(path=str(out)), store=tmp_path).fingerprint
     monkeypatch.setenv("LDCT_IQA_PATH", str(tmp_path / "elsewhere"))
     with pytest.raises(UserError, match=r"LDCT_IQA_PATH=.*elsewhere does not exist"):
         load_task(task_card(), store=tmp_path)
@@ -130,7 +130,8 @@ def test_extra_columns_given_to_prepare_become_item_metadata(release, tmp_path):
     out = prepare(train, test, tmp_path / "with-regions", extra={"region": regions})
     task = load_task(task_card(path=str(out)), store=tmp_path)
     assert task.items("test")[0].meta["region"] == "liver"
-    assert task.fingerprint != load_task(task_card(path=str(prepare(train, test, tmp_path / "plain"))), store=tmp_path).fingerprint
+    plain = load_task(task_card(path=str(prepare(train, test, tmp_path / "plain"))), store=tmp_path)
+    assert task.fingerprint != plain.fingerprint
 
 
 def test_png_follows_the_cards_window_and_size(release, tmp_path):

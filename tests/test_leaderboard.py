@@ -11,15 +11,15 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import run_cli
+from wandb_offline import offline_runs
+
 from ldct_bench.cli import main as cli_main
 from ldct_bench.report.leaderboard import Row, build, newest_per_key, ranked, row_from_wandb
 from ldct_bench.report.runs import read_predictions
 from ldct_bench.stats.diagnostics import diagnostics
 from ldct_bench.view import page_of
 from ldct_bench.view.text import signed
-from wandb_offline import offline_runs
 
 
 @pytest.fixture(scope="module")

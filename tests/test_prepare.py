@@ -20,22 +20,22 @@ import huggingface_hub
 import numpy as np
 import pytest
 import tifffile
+from conftest import invoke, read_jsonl, run_cli
 from PIL import Image
+from releases import noisy_slice, write_small_release
 from scipy import stats
 
-from conftest import invoke, read_jsonl, run_cli
 from ldct_bench import cli
 from ldct_bench.data.demo import write_release
 from ldct_bench.data.release import prepare
-from ldct_bench.errors import UserError
 from ldct_bench.data.scale import CATEGORIES
-from releases import TEST_DIR, TRAIN_DIR, noisy_slice, write_small_release
+from ldct_bench.errors import UserError
 
 TRAIN_NAMES = [f"{i:04d}.tif" for i in range(4)]
 TEST_NAMES = [f"test{i:03d}.tiff" for i in range(2)]
 
 
-def prepare_cli(*args: str, cwd: Path) -> "object":
+def prepare_cli(*args: str, cwd: Path) -> object:
     return run_cli(["prepare", *args], cwd=cwd, module="ldct_bench.cli")
 
 
@@ -131,7 +131,8 @@ def test_one_unlabelled_image_fails_in_one_line(small):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert lines[0].startswith("ldct-bench: error:") and "1 image without a score in train.json: image/0099.tif" in lines[0]
+    assert lines[0].startswith("ldct-bench: error:")
+    assert "1 image without a score in train.json: image/0099.tif" in lines[0]
     assert sorted(p.name for p in root.iterdir()) == ["raw"]
 
 
@@ -157,7 +158,8 @@ def _pixels(folder: Path, name: str, pixels: np.ndarray) -> None:
 
 
 BROKEN = {
-    "label without image": (lambda t: _set_score(t, "0042.tif", 2.0), "1 score in train.json without an image: 0042.tif"),
+    "label without image": (lambda t: _set_score(t, "0042.tif", 2.0),
+                            "1 score in train.json without an image: 0042.tif"),
     "duplicate names": (lambda t: shutil.copytree(t / "image", t / "copy"),
                         "4 file names found in several subfolders: copy/0000.tif and image/0000.tif"),
     "unreadable": (lambda t: (t / "image" / "0001.tif").write_bytes(b"II*\x00garbage"),
@@ -178,7 +180,8 @@ BROKEN = {
                       "1 score in train.json outside [0, 4] or not a number: 0001.tif=4.5"),
     "score not a number": (lambda t: _set_score(t, "0001.tif", "good"),
                            "outside [0, 4] or not a number: 0001.tif=\"good\""),
-    "no json": (lambda t: (t / "train.json").unlink(), "expected exactly one JSON file of scores (such as train.json), found 0"),
+    "no json": (lambda t: (t / "train.json").unlink(),
+                "expected exactly one JSON file of scores (such as train.json), found 0"),
     "two json": (lambda t: (t / "image" / "old.json").write_text("{}"), "found 2 (image/old.json, train.json)"),
     "bad json": (lambda t: (t / "train.json").write_text("{\"0000.tif\": 2.0,"), "train.json is not valid JSON"),
     "name twice in json": (lambda t: (t / "train.json").write_text(
@@ -194,7 +197,8 @@ BROKEN = {
                         "1 image not float32 512x512: image/0002.tif (float32 3x512x512)"),
     "empty json": (lambda t: (t / "train.json").write_text("{}"), "train.json holds no scores (4 TIFF images found)"),
     "many unlabelled": (lambda t: [_pixels(t, f"9{i:03d}.tif", noisy_slice(i)) for i in range(5)],
-                        "5 images without a score in train.json: image/9000.tif, image/9001.tif, image/9002.tif and 2 more"),
+                        "5 images without a score in train.json: image/9000.tif, image/9001.tif, image/9002.tif "
+                        "and 2 more"),
 }
 
 

@@ -3,15 +3,14 @@
 import json
 
 import pytest
+from conftest import Invocation, invoke
+from protocol_helpers import build_task, data_url, images, open_task, task_args, text
 
 from ldct_bench import cli
-from ldct_bench.reading.answer import AnswerError
 from ldct_bench.cards.cost import image_tokens, text_tokens
 from ldct_bench.errors import UserError
 from ldct_bench.metadata.region import REGIONS, parse_region, region_prompt, require_regions, stored_labels
-
-from conftest import Invocation, invoke
-from protocol_helpers import build_task, data_url, images, open_task, task_args, text
+from ldct_bench.reading.answer import AnswerError
 
 
 @pytest.mark.parametrize("reply,label", [

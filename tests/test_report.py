@@ -6,12 +6,11 @@ import shutil
 from dataclasses import replace
 
 import numpy as np
-import pytest
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-from ldct_bench.paths import resource_dir
 from ldct_bench.cards.registry import register
+from ldct_bench.paths import resource_dir
 from ldct_bench.report import log_run
 from ldct_bench.report.plots import distribution_png, scatter_png, score_histogram, scored_pairs
 from ldct_bench.report.runs import read_predictions

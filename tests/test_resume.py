@@ -8,9 +8,8 @@ import sys
 import time
 
 import pytest
-from scipy import stats
-
 from conftest import invoke, read_jsonl
+from scipy import stats
 
 KEY = {"STUB_API_KEY": "sk-resume-test"}
 

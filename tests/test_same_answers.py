@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import invoke, read_jsonl
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "golden_before_house.json").read_text())

@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import invoke, one_error, read_jsonl
+from protocol_helpers import SMALL, data_url, images, task_args
 
 from ldct_bench.reading.answer import AnswerError
 from ldct_bench.reading.scoring import level_probabilities
-
-from conftest import invoke, one_error, read_jsonl
-from protocol_helpers import SMALL, data_url, images, task_args
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +77,8 @@ def test_level_probabilities_read_the_token_that_emits_the_level():
     tokens = [{"token": "Score", "logprob": 0.0, "top_logprobs": []},
               {"token": ": 3", "logprob": math.log(0.6),
                "top_logprobs": [{"token": ": 3", "logprob": math.log(0.6)}, {"token": ": 2", "logprob": math.log(0.3)},
-                                {"token": ": 10", "logprob": math.log(0.05)}, {"token": ":", "logprob": math.log(0.05)}]},
+                                {"token": ": 10", "logprob": math.log(0.05)},
+                                {"token": ":", "logprob": math.log(0.05)}]},
               {"token": ".5", "logprob": 0.0, "top_logprobs": []}]
     probabilities = level_probabilities(tokens, "Score: 3.5", len("Score: "))
     assert probabilities == pytest.approx((0, 0, 1 / 3, 2 / 3, 0))

@@ -4,14 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-from scipy import stats
-
 from conftest import read_jsonl
+from releases import write_small_release
+from scipy import stats
+from wandb_offline import offline_runs
+
 from ldct_bench.cli import main as cli_main
 from ldct_bench.data.release import prepare
 from ldct_bench.report.leaderboard import build
-from releases import write_small_release
-from wandb_offline import offline_runs
 
 SCORES = [2.0, 2.3, 2.6, 2.9, 3.2, 1.1, 0.4, 3.9, 1.7, 2.2]
 # The paper authors' own file, byte for byte (CRLF, no final newline): itu-biai/lmms-ldct-iqa,
@@ -40,9 +40,9 @@ def paper_lines(ids, scores):
 def test_ids(data_store):
     from hydra import compose, initialize_config_dir
 
+    from ldct_bench.cards.registry import register
     from ldct_bench.data.task import load_task
     from ldct_bench.paths import resource_dir
-    from ldct_bench.cards.registry import register
 
     register()
     with initialize_config_dir(config_dir=str(resource_dir("conf")), version_base="1.3"):

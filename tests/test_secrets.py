@@ -9,8 +9,8 @@ import os
 import sys
 
 import pytest
-
 from conftest import invoke
+
 from ldct_bench.backends.vllm import LOG_NAME
 from ldct_bench.secrets import flag_secrets, header_secrets, mask_override, mask_secrets, redact, url_secrets
 

@@ -4,15 +4,13 @@ import json
 import re
 
 import pytest
+from conftest import run_cli
+from protocol_helpers import SMALL, assert_metrics_match, data_url, images, open_task, strategy, task_args, text
 
 from ldct_bench.errors import UserError
 from ldct_bench.metadata.noise import noise_column
 from ldct_bench.strategies import ErrorFeedback
 from ldct_bench.strategies.prompt import QUERY_LEAD
-
-from conftest import run_cli
-from protocol_helpers import (SMALL, assert_metrics_match, data_url, images, open_task, strategy,
-                              task_args, text)
 
 NOISE_TEXT = re.compile(r"Estimated noise level: (\d\.\d{3})\.")
 

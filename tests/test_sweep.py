@@ -8,8 +8,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ldct_bench.paths import resource_dir
 from ldct_bench.cards.registry import register
+from ldct_bench.paths import resource_dir
 from ldct_bench.report.sweep_callback import SWEEP_GROUP_ENV, SweepLeaderboard
 
 

@@ -9,8 +9,8 @@ import sys
 import urllib.request
 
 import pytest
-
 from conftest import REPO
+
 from ldct_bench.reading.answer import parse_answer
 
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, Stub, read_jsonl
 from omegaconf import OmegaConf
 from PIL import Image
 from scipy import stats
 
-from conftest import REPO, Stub, read_jsonl
 from ldct_bench.run.records import Prediction
 from ldct_bench.stats.diagnostics import diagnostics
 from ldct_bench.stats.metrics import confidence_intervals
@@ -192,7 +192,7 @@ def test_one_run_page_is_offline_worst_first_with_the_images_the_model_saw(runs,
     text = page.read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text and "@import" not in text and "url(" not in text
     parsed = _parse(page)
-    for tag, key, value in parsed.resources:  # only the page's own folder, anchors within it, or data URLs
+    for _, _, value in parsed.resources:  # only the page's own folder, anchors within it, or data URLs
         assert value.startswith(("#", "data:")) or (page.parent / value).resolve().is_relative_to(page.parent), value
     records = {r["id"]: r for r in read_jsonl(run / "predictions.jsonl")}
     assert [item["attrs"]["data-id"] for item in parsed.items] != sorted(records)  # not merely in id order
@@ -243,7 +243,8 @@ def test_a_sweep_dir_gives_both_runs_side_by_side_with_samples_levels_and_earlie
     b = {r["id"]: r for r in read_jsonl(runs / "B" / "predictions.jsonl")}
     calibration = {r["id"]: r for r in read_jsonl(runs / "B" / "calibration.jsonl")}
     assert len(parsed.items) == len(a) == len(b)
-    error = (lambda r: None if r["score"] is None else abs(r["score"] - r["target"]))
+    def error(r):
+        return None if r["score"] is None else abs(r["score"] - r["target"])
     worst = []
     for item in parsed.items:
         attrs, ra, rb = item["attrs"], a[item["attrs"]["data-id"]], b[item["attrs"]["data-id"]]

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import invoke, read_jsonl
+from test_backend_openai import compose_cfg
+
 from ldct_bench.backends.vllm import LOG_NAME, VllmBackend, serve_command
 from ldct_bench.errors import UserError
-from test_backend_openai import compose_cfg
 
 STAND_IN = [sys.executable, "-m", "ldct_bench.testing.stub_server", "--host", "{host}", "--port", "{port}"]
 
@@ -105,10 +105,8 @@ def test_server_that_dies_during_startup_is_reported_with_its_last_line(tmp_path
 def test_server_that_never_gets_ready_is_killed_after_the_timeout(tmp_path):
     hang = [sys.executable, "-c", "import time; time.sleep(120)", "{port}"]
     _, go = _start(tmp_path, hang, "model.serve.startup_timeout_s=1")
-    started = time.monotonic()
     with pytest.raises(UserError, match="not ready after 1 s"):
         asyncio.run(go())
-    assert time.monotonic() - started < 15
     assert gone(server_pid(tmp_path))
 
 
@@ -168,3 +166,20 @@ def wait_for_server(proc: subprocess.Popen, folder: Path) -> int:
         assert proc.poll() is None and time.monotonic() < deadline, "the server was not launched"
         time.sleep(0.2)
     return server_pid(folder)
+
+
+def test_sweep_points_that_launch_their_own_server_take_turns_on_the_gpu(tmp_path, capsys):
+    """Two vLLM cards without base_url in one sweep: the second server starts after the first run ended."""
+    sweep = tmp_path / "sweep"
+    result = invoke(["-m", "model=qwen2.5-vl-7b-vllm,gemma-3-vllm", command_override(STAND_IN), "strategy=zero_shot",
+                     "limit=3", f"hydra.sweep.dir={sweep}"], capsys)
+    assert result.code == 0, result.err[-2000:]
+    runs = sorted(path.parent for path in sweep.rglob("results.json"))
+    assert len(runs) == 2
+    launched = {}
+    for run in runs:
+        stamp = re.search(r"^# (\S+ \S+)\.(\d{3}) launching", (run / LOG_NAME).read_text(), re.M)
+        launched[run] = time.mktime(time.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")) + int(stamp.group(2)) / 1000
+    first, second = sorted(runs, key=launched.get)
+    assert launched[second] >= (first / "results.json").stat().st_mtime - 0.01  # its server was stopped by then
+    assert all(gone(server_pid(run)) for run in runs)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import invoke
+from PIL import Image
+from wandb_offline import offline_runs, read_run
+
 from ldct_bench.errors import UserError
-from ldct_bench.run.records import Prediction
 from ldct_bench.report.wandb_env import has_wandb_key, resolve_mode
 from ldct_bench.report.wandb_logger import masked_argv
-from wandb_offline import offline_runs, read_run
+from ldct_bench.run.records import Prediction
 
 
 @pytest.fixture(scope="module")

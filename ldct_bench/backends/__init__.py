@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ldct_bench.config.schema import Backend, ModelCard
-from ldct_bench.backends.limits import Endpoints
 from ldct_bench.backends.base import BackendError, Completion, ModelBackend, Request, Usage
+from ldct_bench.backends.limits import Endpoints
+from ldct_bench.config.schema import Backend, ModelCard
 
 
 def make_backend(card: ModelCard, run_dir: Path, logprobs: bool = False,

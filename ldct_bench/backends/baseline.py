@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from ldct_bench.backends.base import BackendError, Completion, Request
 from ldct_bench.config.schema import ModelCard
 from ldct_bench.data.task import Task, require_train
 from ldct_bench.metadata.noise import noise_column
-from ldct_bench.backends.base import BackendError, Completion, Request
 from ldct_bench.reading.answer import Answer
 
 

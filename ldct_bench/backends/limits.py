@@ -14,9 +14,9 @@ import asyncio
 import hashlib
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from ldct_bench.backends.pacing import Pacer
 

@@ -3,7 +3,8 @@
 The client's own retries are off: this backend retries 429 / 5xx / timeouts / dropped connections /
 malformed bodies with exponential backoff and full jitter, honouring Retry-After, and records the
 number of attempts. A rejected key, an unknown model, or an endpoint that never accepted a
-connection stops the run at once (one line); any other failure is recorded on its item. No message it produces can contain the key.
+connection stops the run at once (one line); any other failure is recorded on its item. No message it produces
+can contain the key.
 
 Requests go through the client's documented generic `post` with the body as ready-made JSON bytes
 (`prepare`, run in a request-building thread: a 35-image body is megabytes of JSON) and the answer
@@ -23,23 +24,24 @@ import json
 import os
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import openai
 from omegaconf import OmegaConf
 
-from ldct_bench.reading.answer import ANSWER_SCHEMA
+from ldct_bench.backends.base import BackendError, Completion, Request, Usage
+from ldct_bench.backends.limits import EndpointLimits, Endpoints
 from ldct_bench.cards.checks import check_model_card
+from ldct_bench.cards.cost import prompt_tokens
+from ldct_bench.cards.lifecycle import model_not_found, says_model_not_found
 from ldct_bench.config.schema import ModelCard
 from ldct_bench.data.task import Task
 from ldct_bench.errors import UserError
-from ldct_bench.cards.cost import prompt_tokens
-from ldct_bench.cards.lifecycle import model_not_found, says_model_not_found
+from ldct_bench.reading.answer import ANSWER_SCHEMA
 from ldct_bench.secrets import header_secrets, redact, url_secrets
-from ldct_bench.backends.base import BackendError, Completion, Request, Usage
-from ldct_bench.backends.limits import EndpointLimits, Endpoints
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
@@ -124,7 +126,7 @@ def generation_settings(card: ModelCard, logprobs: bool = False) -> dict[str, An
     return {**settings, **{k: v for k, v in dict(card.extra_body or {}).items() if k != HEADERS_FIELD}}
 
 
-def request_options(card: ModelCard) -> dict[str, Any]:
+def request_options(card: ModelCard) -> openai.RequestOptions:
     """Per-request client options: the JSON content type (the body goes ready-made, `Request.body`) and the
     card's `extra_body.extra_headers` as HTTP headers, as the openai SDK's own `extra_headers` sends them."""
     extra = dict(card.extra_body or {}).get(HEADERS_FIELD) or {}
@@ -192,7 +194,8 @@ class OpenAICompatible:
               endpoint_id: str, logprobs: bool = False, endpoints: Endpoints | None = None) -> None:
         """Set what every request needs; `endpoint_id` is the endpoint as the response cache names it, and
         `endpoints` the limits shared with other runs in this process (a sweep)."""
-        card = OmegaConf.to_object(card) if OmegaConf.is_config(card) else card  # plain fields: read per request
+        # plain fields: read per request
+        card = cast(ModelCard, OmegaConf.to_object(card)) if OmegaConf.is_config(card) else card
         self.card, self.base_url, self.model_id = card, base_url, model_id
         self._settings = generation_settings(card, logprobs)
         self._options = request_options(card)
@@ -298,7 +301,7 @@ class OpenAICompatible:
                 completion = self.read_completion(response, time.monotonic() - started, attempt)
                 limits.gate.answered()
                 return completion
-            except (openai.APITimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, openai.APITimeoutError):
                 reason = f"timed out after {self.card.timeout_s:g} s"
             except openai.APIConnectionError as exc:
                 reason = f"connection failed ({self.clean(exc.__cause__ or exc)})"
@@ -345,10 +348,10 @@ class OpenAICompatible:
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ValueError("no choices in response")
         choice = choices[0]
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = found if isinstance(found := choice.get("message"), dict) else {}
         text = message_text(message.get("content")) or message_text(message.get("refusal"))
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        details = usage.get("prompt_tokens_details") if isinstance(usage.get("prompt_tokens_details"), dict) else {}
+        usage = found if isinstance(found := data.get("usage"), dict) else {}
+        details = found if isinstance(found := usage.get("prompt_tokens_details"), dict) else {}
         used = Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
                      int(details.get("cached_tokens") or 0))
         if not text.strip() and choice.get("finish_reason") == "length":

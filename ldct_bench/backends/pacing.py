@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -21,7 +21,7 @@ Sleep = Callable[[float], Awaitable[None]]
 class Pacer:
     """Start times that respect `rpm` and `tpm` (either may be None: no limit of that kind)."""
 
-    def __init__(self, rpm: Optional[float], tpm: Optional[float], clock: Clock = time.monotonic,
+    def __init__(self, rpm: float | None, tpm: float | None, clock: Clock = time.monotonic,
                  sleep: Sleep = asyncio.sleep):
         self.rpm, self.tpm = rpm or None, tpm or None
         self._clock, self._sleep = clock, sleep
@@ -30,7 +30,7 @@ class Pacer:
         self._level = float(self.tpm or 0)  # tokens in the bucket at `_updated`
         self._updated: float | None = None
 
-    def tighten(self, rpm: Optional[float], tpm: Optional[float]) -> None:
+    def tighten(self, rpm: float | None, tpm: float | None) -> None:
         """Take the stricter of each limit (another run sharing this endpoint asks for less)."""
         self.rpm = min(filter(None, (self.rpm, rpm)), default=None)
         tighter = min(filter(None, (self.tpm, tpm)), default=None)

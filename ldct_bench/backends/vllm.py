@@ -25,13 +25,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from ldct_bench.backends.limits import Endpoints
+from ldct_bench.backends.openai_compat import OpenAICompatible, read_key
 from ldct_bench.cards.checks import check_model_card
 from ldct_bench.config.schema import ModelCard
 from ldct_bench.data.task import Task
 from ldct_bench.errors import UserError
 from ldct_bench.secrets import flag_secrets, redact
-from ldct_bench.backends.limits import Endpoints
-from ldct_bench.backends.openai_compat import OpenAICompatible, read_key
 
 LOG_NAME = "vllm-server.log"
 HOST = "127.0.0.1"
@@ -99,7 +99,9 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             launching = redact(shlex.join(self.command), self._secrets)
-            log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} launching: {launching}\n".encode())
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
+            log.write(f"# {stamp} launching: {launching}\n".encode())
             log.flush()
             try:
                 self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -128,7 +130,8 @@ class ServerProcess:
     def last_line(self) -> str:
         if self._pump is not None and self.exit_code() is not None:
             self._pump.join(timeout=5.0)  # the server is gone: let its last words reach the log
-        lines = [l for l in self.log_path.read_text(errors="replace").splitlines() if l and not l.startswith("# ")]
+        lines = [line for line in self.log_path.read_text(errors="replace").splitlines()
+                 if line and not line.startswith("# ")]
         return redact(lines[-1][:200]) if lines else "(no output)"
 
     def stop(self) -> None:

@@ -13,9 +13,10 @@ import asyncio
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -52,10 +53,11 @@ class BatchStage:
                  cfg: DictConfig, progress: Progress, label: str, halted: Callable[[], bool], run_dir: Path):
         self.items, self.build, self.asker, self.journal = items, build, asker, journal
         self.cfg, self.progress, self.label, self.halted = cfg, progress, label, halted
-        self.backend = asker.backend
-        if not isinstance(self.backend, OpenAICompatible):
+        backend = asker.backend
+        if not isinstance(backend, OpenAICompatible):
             raise UserError(f"batch=true needs an OpenAI-compatible endpoint; model {cfg.model.name} has none")
-        self.vendor = BatchVendor(self.backend)
+        self.backend = backend
+        self.vendor = BatchVendor(backend)
         self.ledger = Ledger(run_dir)
         self.run_dir = run_dir
         self.waiting: dict[str, Waiting] = {}
@@ -118,7 +120,8 @@ class BatchStage:
 
     async def _wait(self) -> None:
         """Look at the open batches, growing the pause between looks, and collect each one that has ended."""
-        pause, seen = float(self.cfg.batch_poll_s), {}
+        pause = float(self.cfg.batch_poll_s)
+        seen: dict[str, tuple[str, int]] = {}  # batch id -> (status, lines completed) last said
         while self.ledger.open(self.label):
             for record in self.ledger.open(self.label):
                 batch = await self.vendor.look(record.id)
@@ -225,11 +228,13 @@ class BatchStage:
         self.tally.advance(None)
 
     def _say(self, batch: Any, round_: int) -> None:
+        """One progress line: status, completed and failed of total, time since the batch was created."""
         counts = batch.request_counts
         done = f", {counts.completed} of {counts.total} done, {counts.failed} failed" if counts else ""
-        when = time.strftime("%H:%M:%S")
-        print(f"ldct-bench: {when} batch {batch.id} ({self.label}{', round ' + str(round_) if round_ > 1 else ''}): "
-              f"{batch.status}{done}", file=sys.stderr, flush=True)
+        elapsed = max(0, int(time.time() - batch.created_at)) if batch.created_at else 0
+        since = f", {elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d} since it was sent"
+        print(f"ldct-bench: batch {batch.id} ({self.label}{', round ' + str(round_) if round_ > 1 else ''}): "
+              f"{batch.status}{done}{since}", file=sys.stderr, flush=True)
 
 
 async def batch_stage(items: list[Item], build: Callable[[Item, int], Request], asker: Asker, *, journal: Journal,

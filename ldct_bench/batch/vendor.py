@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import openai
 
 from ldct_bench.backends.openai_compat import OpenAICompatible
 from ldct_bench.errors import UserError
 
-WINDOW = "24h"  # the only completion window the vendors offer
+WINDOW: Final = "24h"  # the only completion window the vendors offer
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 LOOK_TRIES = 8  # network blips tolerated in a row while looking at a batch
 

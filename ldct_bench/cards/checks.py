@@ -11,8 +11,8 @@ import re
 from typing import Any
 
 from ldct_bench.cards.cost import IMAGE_TOKEN_RULES
-from ldct_bench.errors import UserError, did_you_mean
 from ldct_bench.cards.lifecycle import STATUSES, parse_date
+from ldct_bench.errors import UserError, did_you_mean
 from ldct_bench.secrets import looks_like_key
 
 VIA = ("vendor", "openrouter")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from ldct_bench.config.schema import ModelCard
 
 
-def prices(card: "ModelCard", batch: bool = False) -> tuple[float, float] | None:
+def prices(card: ModelCard, batch: bool = False) -> tuple[float, float] | None:
     """(input, output) dollars per million tokens, through the vendor's batch API when `batch` (the card's batch
     prices, else half the standard ones: what OpenAI, Google, Together and Alibaba charge); None without prices."""
     if card.price_input_per_mtok is None or card.price_output_per_mtok is None:
@@ -31,7 +32,7 @@ def prices(card: "ModelCard", batch: bool = False) -> tuple[float, float] | None
             given[1] if given[1] is not None else card.price_output_per_mtok / 2)
 
 
-def cost_usd(usage: "Usage", card: "ModelCard", batch: bool = False) -> float | None:
+def cost_usd(usage: Usage, card: ModelCard, batch: bool = False) -> float | None:
     """Cost of one answer; None when the card has no prices. Cached prompt tokens bill at the cached price
     (a batch has no prompt cache discount of its own here: its input price applies to every token)."""
     found = prices(card, batch)
@@ -60,7 +61,7 @@ def answer_tokens(card: Any) -> tuple[int, int]:
     return min(ceiling, REASONING_ANSWER_TOKENS if is_reasoning(card) else PLAIN_ANSWER_TOKENS), ceiling
 
 
-def has_prices(card: "ModelCard") -> bool:
+def has_prices(card: ModelCard) -> bool:
     return card.price_input_per_mtok is not None and card.price_output_per_mtok is not None
 
 

@@ -10,8 +10,9 @@ answer's token limit, and names the limit, the request's size and the largest `s
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ldct_bench.cards.cost import prompt_tokens
 from ldct_bench.errors import UserError

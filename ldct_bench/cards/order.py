@@ -29,7 +29,8 @@ class Listed:
 
 def family(name: str) -> str:
     """The leading letters of a card's name: `gpt-4o` -> gpt, `qwen2.5-vl-7b-vllm` -> qwen, `o3` -> o."""
-    return _STEM.match(name.lower()).group()
+    stem = _STEM.match(name.lower())  # always a match, maybe empty
+    return stem.group() if stem else ""
 
 
 def version(name: str) -> tuple[int, ...]:

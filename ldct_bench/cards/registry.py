@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
-import yaml
 from omegaconf.errors import OmegaConfBaseException
 
 from ldct_bench.cards.checks import check_model_card
@@ -50,7 +50,7 @@ def load_card(kind: str, card: CardFile) -> DictConfig:
         if not isinstance(raw, DictConfig):
             raise UserError(f"{card.path}: a card must be a YAML mapping; see the shipped cards for the shape")
         raw.setdefault("name", card.name)
-        node = OmegaConf.merge(OmegaConf.structured(schema), raw)
+        node = cast(DictConfig, OmegaConf.merge(OmegaConf.structured(schema), raw))
         missing = sorted(OmegaConf.missing_keys(node))
         if missing:
             raise UserError(f"{card.path}: required field(s) {', '.join(missing)} missing; add them to the card")
@@ -182,6 +182,6 @@ def describe(kind: str) -> list[dict[str, Any]]:
                 rows.append({"name": card.name, "source": node.source, "description": node.description})
     else:
         for name in conf_group_options(kind):
-            node = OmegaConf.load(resource_dir("conf") / kind / f"{name}.yaml")
+            node = cast(DictConfig, OmegaConf.load(resource_dir("conf") / kind / f"{name}.yaml"))  # shipped: a mapping
             rows.append({"name": name, "description": node.get("description", "")})
     return rows

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> None:
     rows = shared_items(records_a, records_b)
     n = len(rows)
     if n == 0:
-        raise UserError(f"no item was scored by both runs ({args.run_a}, {args.run_b}); compare runs over the same items")
+        raise UserError(f"no item was scored by both runs ({args.run_a}, {args.run_b}); compare runs over the same "
+                        "items")
     deltas = paired_deltas(records_a, records_b, resamples=args.resamples, seed=args.seed, level=args.level)
     label_a, label_b = _labels(results_a, results_b)
     print(f"A: {label_a}  ({args.run_a})\nB: {label_b}  ({args.run_b})")

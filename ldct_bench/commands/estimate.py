@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import Any, cast
 
 from omegaconf import OmegaConf
 
 from ldct_bench.cards.checks import check_model_card
-from ldct_bench.config.compose import compose_jobs
 from ldct_bench.cards.cost import answer_tokens, prices, prompt_tokens
 from ldct_bench.cards.fit import check_fit
+from ldct_bench.config.compose import compose_jobs
+from ldct_bench.config.schema import TaskCard
 from ldct_bench.errors import UserError
-
 
 
 def _mean(values: list[float]) -> float:
@@ -44,7 +44,8 @@ def open_task(cfg: Any) -> tuple[Any, bool]:
     card = cfg.task
     if _names_its_data(card) or card.test_size is None or card.train_size is None:
         return load_task(card), False
-    return load_task(OmegaConf.merge(card, {"source": "demo", "train_ids": None, "test_ids": None})), True
+    stand_in = cast(TaskCard, OmegaConf.merge(card, {"source": "demo", "train_ids": None, "test_ids": None}))
+    return load_task(stand_in), True
 
 
 def _counts(cfg: Any, strategy: Any, items: list[Any], calibration: list[Any], stand_in: bool) -> tuple[int, int]:
@@ -82,7 +83,8 @@ def estimate_job(cfg: Any, sample: int = 3, tokens_per_answer: int | None = None
                 "cost_usd_ceiling": 0.0, "image_rule": "none"}
     pretend = {item.id: item.target for item in calibration}  # any score: only the size matters
     check_fit(card, strategy, items, calibration)
-    sampled = [prompt_tokens(strategy.request(item, i, pretend).messages, card) for i, item in enumerate(items[:sample])]
+    sampled = [prompt_tokens(strategy.request(item, i, pretend).messages, card)
+               for i, item in enumerate(items[:sample])]
     sampled_cal = [prompt_tokens(strategy.calibration_request(item).messages, card) for item in calibration[:sample]]
     per_request = _mean([s[0] for s in sampled])
     per_calibration = _mean([s[0] for s in sampled_cal])
@@ -106,7 +108,10 @@ def estimate_job(cfg: Any, sample: int = 3, tokens_per_answer: int | None = None
     if standard is not None:
         result["cost_usd"] = round((prompt * standard[0] + expected * requests * standard[1]) / 1e6, 4)
         result["cost_usd_ceiling"] = round((prompt * standard[0] + ceiling * requests * standard[1]) / 1e6, 4)
-    in_batches = prices(card, batch=True) if cfg.batch else None
+    batchable = card.batch == "openai" and card.via != "openrouter"
+    in_batches = prices(card, batch=True) if cfg.batch and batchable else None
+    if cfg.batch and not batchable:
+        result["batch_note"] = "its vendor takes no OpenAI-style batches here: a run refuses batch=true"
     if in_batches is not None:
         result["cost_usd_batch"] = round((prompt * in_batches[0] + expected * requests * in_batches[1]) / 1e6, 4)
     return result
@@ -136,6 +141,8 @@ def describe(estimate: dict[str, Any], max_cost: float | None) -> str:
         lines.append(f"  dollars   ~${e['cost_usd']:.2f} (at most ${e['cost_usd_ceiling']:.2f} if every answer "
                      "used the whole token limit)" + (f"; batch: ~${e['cost_usd_batch']:.2f}" if "cost_usd_batch" in e
                                                        else ""))
+    if e.get("batch_note"):
+        lines.append(f"  batch     {e['batch_note']}")
         if max_cost is not None and e["cost_usd"] > max_cost:
             share = max_cost / e["cost_usd"]
             lines.append(f"  max_cost  ${max_cost:g} stops the run after about {share:.0%} of its requests "
@@ -166,13 +173,15 @@ def run(args: argparse.Namespace) -> None:
           f"~${sum(priced):.2f} (at most ${sum(ceiling):.2f}) over {len(priced)} priced point(s) of {len(estimates)}")
     for line in describe_plan(plans):
         print(line)
+    if any(cfg.batch for cfg in jobs):
+        print("  batch     the vendor answers within 24 hours (its window); the time above is for chat requests")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("estimate", help="predict requests, tokens and dollars of a run (nothing is sent)",
                                    description=__doc__.split("\n\n")[0])
     parser.add_argument("overrides", nargs="*", help="the overrides a run or a sweep takes, e.g. model=o3,gpt-4o "
-                                                     "strategy=few_shot, or +experiment=current_models (-m is optional)")
+                        "strategy=few_shot, or +experiment=current_models (-m is optional)")
     parser.add_argument("--output-tokens", type=int, default=None,
                         help="expected completion tokens per answer (default: 120, or 1500 for reasoning models)")
     parser.add_argument("--sample", type=int, default=3, help="test items whose chats are built to measure prompts")

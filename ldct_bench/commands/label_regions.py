@@ -6,18 +6,19 @@ import argparse
 import asyncio
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 from omegaconf import DictConfig, OmegaConf
 
-from ldct_bench.run.asking import Asker
 from ldct_bench.backends import make_backend
-from ldct_bench.run.cache import ResponseCache
-from ldct_bench.config.schema import Backend, CacheMode
 from ldct_bench.cards.cost import cost_usd
+from ldct_bench.config.compose import compose_jobs
+from ldct_bench.config.schema import Backend, CacheMode, ModelCard
 from ldct_bench.data.task import Item, Task, load_task
 from ldct_bench.errors import UserError
 from ldct_bench.metadata.region import LabelRun, estimate, label_items, parse_region, save_labels, unlabelled
-from ldct_bench.config.compose import compose_jobs
+from ldct_bench.run.asking import Asker
+from ldct_bench.run.cache import ResponseCache
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
@@ -29,9 +30,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
     return jobs[0]
 
 
-async def _label(cfg: DictConfig, task: Task, items: list[Item]) -> tuple[LabelRun, DictConfig]:
+async def _label(cfg: DictConfig, task: Task, items: list[Item]) -> tuple[LabelRun, ModelCard]:
     # Plain-text JSON for the label: a structured-output card would force the score schema.
-    card = OmegaConf.merge(cfg.model, {"structured_output": False})
+    card = cast(ModelCard, OmegaConf.merge(cfg.model, {"structured_output": False}))
     backend = make_backend(card, task.store / "region-labelling")
     cache = None if cfg.cache.mode == CacheMode.off else ResponseCache(Path(cfg.cache.dir))
     asker = Asker(backend, cache, cfg.cache.mode, card.reasks, read=lambda reply: parse_region(reply.text))

@@ -23,17 +23,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
+from ldct_bench.config.identity import EXTERNAL
+from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.data.source import Problems
 from ldct_bench.errors import UserError
-from ldct_bench.config.identity import EXTERNAL
 from ldct_bench.paths import write_atomic
 from ldct_bench.run.records import Prediction
 from ldct_bench.run.rundir import PREDICTIONS
-from ldct_bench.data.scale import CATEGORIES, category_of
 
 if TYPE_CHECKING:
     from ldct_bench.data.task import Item
@@ -193,7 +193,7 @@ def match_entries(path: Path, entries: list[Entry], item_ids: list[str], task: s
     return {item_id: given[0] for item_id, given in matched.items()}
 
 
-def records(items: list["Item"], matched: dict[str, Entry], path: Path) -> list[Prediction]:
+def records(items: list[Item], matched: dict[str, Entry], path: Path) -> list[Prediction]:
     """Journal lines, the same record a run writes: every test item, the ones the file leaves out as failures."""
     out = []
     for item in items:
@@ -211,7 +211,7 @@ def records(items: list["Item"], matched: dict[str, Entry], path: Path) -> list[
 
 def external_config(cfg: DictConfig, name: str, path: Path) -> DictConfig:
     """The composed config with the model replaced by what made the file (no card, no prompt)."""
-    plain = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    plain = OmegaConf.create(cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)))
     plain.model = {"name": name, "backend": EXTERNAL, "description": f"predictions read from {path}"}
     plain.strategy = {"name": EXTERNAL, "selection": None, "default_shots": 0}
     plain.metadata = {"name": "-", "noise": False, "region": False}
@@ -221,9 +221,9 @@ def external_config(cfg: DictConfig, name: str, path: Path) -> DictConfig:
 
 def run(args: argparse.Namespace) -> None:
     """Read, match, score and write the run dir; print the run's table and where it went."""
+    from ldct_bench.config.compose import compose_jobs
     from ldct_bench.data.task import load_task
     from ldct_bench.report import log_run
-    from ldct_bench.config.compose import compose_jobs
     from ldct_bench.report.summary import format_table
     from ldct_bench.run.results import summarize, write_results
 

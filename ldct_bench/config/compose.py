@@ -6,8 +6,8 @@ import itertools
 import os
 import re
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -15,9 +15,9 @@ from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ldct_bench.cards.registry import CARD_KINDS, CONF_GROUPS, check_choice, options, register
 from ldct_bench.errors import UserError, did_you_mean
 from ldct_bench.paths import resource_dir
-from ldct_bench.cards.registry import CARD_KINDS, CONF_GROUPS, check_choice, options, register
 from ldct_bench.secrets import mask_override, redact
 
 GROUPS = (*CARD_KINDS, *CONF_GROUPS)
@@ -96,7 +96,7 @@ def _leaf_keys(node: DictConfig, prefix: str = "") -> list[str]:
     keys = []
     for key in node.keys():
         value = node._get_node(key)
-        path = f"{prefix}{key}"
+        path = f"{prefix}{key!s}"
         keys.append(path)
         if isinstance(value, DictConfig):
             keys.extend(_leaf_keys(value, path + "."))

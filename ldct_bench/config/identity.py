@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -146,7 +147,8 @@ def not_applying(cfg: DictConfig, defaults: Defaults, run_defaults: dict[str, An
     """Settings given away from their defaults that this model or task ignores (`task.path`, `shots=5` for a model
     that reads pixels), so the user hears once that they change nothing. `run_defaults` holds conf/config.yaml's
     top-level values and default options."""
-    given = {"model": _without(plain(cfg.model), MODEL_NOT_ANSWERS), "task": _without(plain(cfg.task), TASK_NOT_ANSWERS)}
+    given = {"model": _without(plain(cfg.model), MODEL_NOT_ANSWERS),
+             "task": _without(plain(cfg.task), TASK_NOT_ANSWERS)}
     used = answer_settings(cfg)
     if cfg.task.source != "demo":  # the demo is built in: it is never read from anywhere
         used["task"].update({key: given["task"].get(key) for key in TASK_LOCATION})

@@ -94,7 +94,8 @@ class ModelCard:
     via: str = "vendor"
     openrouter_id: Optional[str] = None
     supports_images: bool = True
-    system_role: bool = True  # false: the endpoint rejects system messages (Gemma on Google's API); fold into the first user turn
+    # false: the endpoint rejects system messages (Gemma on Google's API); fold them into the first user turn
+    system_role: bool = True
     structured_output: bool = False
     category_as_score: bool = False  # read a reply that gives only a category as its level (Bad 0 ... Excellent 4)
     temperature: Optional[float] = 0.0
@@ -125,7 +126,7 @@ class ModelCard:
     rate_limit_tpm: Optional[float] = None  # input tokens per minute (the card's default tier)
     logprobs: bool = False  # the endpoint returns token log-probabilities for chat requests with images
     # batch=true: the vendor's batch API at this card's base_url ("openai": /v1/files + /v1/batches; null: none),
-    # its prices (null: half the standard ones) and its limits per input file (cards/batch.py).
+    # its prices (null: half the standard ones) and its limits per input file (cards/cost.py, batch/).
     batch: Optional[str] = None
     batch_price_input_per_mtok: Optional[float] = None
     batch_price_output_per_mtok: Optional[float] = None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 from ldct_bench.errors import UserError
 

@@ -14,6 +14,7 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 import datasets
 import numpy as np
@@ -23,11 +24,11 @@ from datasets.arrow_writer import ArrowWriter
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from ldct_bench.errors import UserError
-from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.data.archive import open_archive
 from ldct_bench.data.dataset_card import LDCT_IQA, About, render
+from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.data.source import Entry, Problems, SplitSource, raise_problems, scan
+from ldct_bench.errors import UserError
 
 SHAPE = (512, 512)
 SHARD = "data-00000-of-00001.arrow"
@@ -68,6 +69,8 @@ def _tiff_end(data: bytes) -> int:
         layout = tif.tiff
         end = 8
         for page in tif.pages:
+            if not isinstance(page, tifffile.TiffPage):  # a TiffFrame (LSM, ScanImage, NDPI files) has no tags read
+                raise ValueError(f"page {page.index} is a frame without its tags")
             end = max(end, page.offset + layout.tagnosize + len(page.tags) * layout.tagsize + layout.offsetsize)
             end = max([end, *(offset + count for offset, count in zip(page.dataoffsets, page.databytecounts))])
             end = max([end, *(tag.valueoffset + tag.valuebytecount for tag in page.tags)])
@@ -165,8 +168,9 @@ def _write_split(source: SplitSource, folder: Path, feats: datasets.Features, ex
 
 def _write_metadata(folder: Path, split: str, fingerprint: str, info: datasets.DatasetInfo) -> None:
     """The two small files `load_from_disk` reads beside each split's Arrow data."""
-    state = {"_data_files": [{"filename": SHARD}], "_fingerprint": fingerprint, "_format_columns": None,
-             "_format_kwargs": {}, "_format_type": None, "_output_all_columns": False, "_split": split}
+    state: dict[str, Any] = {"_data_files": [{"filename": SHARD}], "_fingerprint": fingerprint,
+                             "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
+                             "_output_all_columns": False, "_split": split}
     (folder / "state.json").write_text(json.dumps(state, indent=2))
     info.write_to_directory(str(folder))
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from ldct_bench.errors import UserError
-from ldct_bench.data.scale import MAX_SCORE, MIN_SCORE
 from ldct_bench.data.archive import Archive
+from ldct_bench.data.scale import MAX_SCORE, MIN_SCORE
+from ldct_bench.errors import UserError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 # Documentation shipped beside the data; every other file must be a TIFF or the one JSON.
@@ -135,7 +135,7 @@ def scan(archive: Archive, split: str) -> SplitSource:
             images[PurePosixPath(path).name].append(path)
         elif path != label_file and suffix not in DOC_SUFFIXES:
             problems.add("file", "neither a TIFF image (.tif/.tiff) nor the JSON of scores", path)
-    for name, paths in images.items():
+    for paths in images.values():
         if len(paths) > 1:
             problems.add("file name", "found in several subfolders", " and ".join(paths))
     scores = _as_mapping(_read_labels(archive, label_file, problems), label_file, images, where)

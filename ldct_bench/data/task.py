@@ -9,10 +9,11 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import datasets
 import numpy as np
@@ -21,12 +22,11 @@ from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from ldct_bench.config.schema import TaskCard
-from ldct_bench.errors import UserError, first_line
-from ldct_bench.paths import data_dir, write_atomic
 from ldct_bench.data.dataset_card import SYNTHETIC_DEMO
 from ldct_bench.data.release import prepare
 from ldct_bench.data.render import to_png
-
+from ldct_bench.errors import UserError, first_line
+from ldct_bench.paths import data_dir, write_atomic
 
 RENDER_VERSION = 2  # of the rendered-PNG store: bump when render.to_png's output changes (2: zlib RLE)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][\w.\-]{0,120}")
@@ -174,14 +174,16 @@ def _open_local(card: TaskCard, path: Path, given_by: str) -> datasets.DatasetDi
     if path.is_dir() and next(path.rglob("*.parquet"), None) is not None:
         return datasets.load_dataset(str(path))
     raise UserError(f"task {card.name}: {given_by}={path} is not a prepared dataset (no dataset_dict.json); if it "
-                    f"is the downloaded release, prepare it first: `ldct-bench prepare --train PATH --test PATH --out DIR`")
+                    "is the downloaded release, prepare it first: "
+                    "`ldct-bench prepare --train PATH --test PATH --out DIR`")
 
 
 def _open_hub(card: TaskCard) -> datasets.DatasetDict:
     try:
         return datasets.load_dataset(card.hub_id)
     except Exception as exc:  # noqa: BLE001 - the Hub client raises many types; the advice is the same
-        raise UserError(f"task {card.name}: cannot load task.hub_id={card.hub_id} ({first_line(exc, typed=True)}); check the id, "
+        raise UserError(f"task {card.name}: cannot load task.hub_id={card.hub_id} ({first_line(exc, typed=True)}); "
+                        "check the id, "
                         "your token for a private repo (`hf auth login`) and the network (HF_HUB_OFFLINE)") from None
 
 

@@ -95,6 +95,6 @@ def noise_level(pixels: np.ndarray) -> float:
 ESTIMATOR_VERSION = 2  # bump when the estimate changes, so cached columns are recomputed
 
 
-def noise_column(task: "Task") -> dict[str, float]:
+def noise_column(task: Task) -> dict[str, float]:
     """Every image's noise level, computed once per data fingerprint and estimator version."""
     return task.column("noise", noise_level, version=ESTIMATOR_VERSION)

@@ -19,14 +19,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ldct_bench.backends.base import Request, Usage
+from ldct_bench.cards.cost import cost_usd, has_prices, image_tokens, text_tokens
+from ldct_bench.config.schema import ModelCard
+from ldct_bench.data.task import Item, Task
+from ldct_bench.errors import UserError
+from ldct_bench.paths import write_atomic
 from ldct_bench.reading.answer import AnswerError, find_json_object, strip_reasoning
 from ldct_bench.run.asking import Asker
-from ldct_bench.backends.base import Request, Usage
-from ldct_bench.config.schema import ModelCard
-from ldct_bench.cards.cost import cost_usd, has_prices, image_tokens, text_tokens
-from ldct_bench.data.task import Item, Task
-from ldct_bench.paths import write_atomic
-from ldct_bench.errors import UserError
 from ldct_bench.strategies.prompt import image_part
 
 # The closed label set and what each label means (shown to the model).

@@ -1,7 +1,7 @@
 """Reading a score out of a model's reply, strictly: a score is read only where the reply states one.
 
 A wrong reading publishes a wrong correlation without anyone noticing, so every doubt is a failure
-with its reason (AnswerError), never a guess. The rule, in order (the README's "How replies are read"):
+with its reason (AnswerError), never a guess. The rule, in order (docs/replies.md):
 a reasoning block is skipped; a JSON object with a score key decides (fenced or after prose); otherwise
 the text must hold an explicit score statement or be one number; a category word alone is not a score
 unless the model card opts in; two different scores, refusals and scores off the 0-4 scale fail.
@@ -311,6 +311,7 @@ def _one_score(candidates: list[_Candidate]) -> _Candidate | None:
             raise AnswerError(candidate.problem)
     distinct: dict[float, _Candidate] = {}
     for candidate in candidates:
+        assert candidate.value is not None  # a statement without a value has a problem, raised above
         distinct.setdefault(candidate.value, candidate)
     if len(distinct) > 1:
         first, second = list(distinct.values())[:2]
@@ -334,9 +335,11 @@ def _from_text(text: str, json_category: str | None, category_as_score: bool) ->
     if _RANGE.fullmatch(plain.strip()):
         raise AnswerError(f"score is a range ({plain.strip()[:30]})")
     alone = _ALONE.fullmatch(plain)
-    chosen = _one_score(_statements(plain) or ([_candidate(plain, alone)] if alone else []))
+    alone_candidate = _candidate(plain, alone) if alone else None  # None too for the scale's own text
+    chosen = _one_score(_statements(plain) or ([alone_candidate] if alone_candidate else []))
     category = json_category or _stated_category(plain)
     if chosen is not None:
+        assert chosen.value is not None  # _one_score raised for a statement without a value
         score = _checked(chosen.value, chosen.shown)
         return Answer(score, category or chosen.category, _explanation(plain), "text")
     alone_category = _CATEGORY_ALONE.fullmatch(plain)
@@ -381,13 +384,14 @@ def parse_answer(text: str | None, *, category_as_score: bool = False) -> Answer
         value = _field(data, _SCORE_KEYS)[1]
         scores.setdefault(_score_from_json(value), (str(value), data))
     prose = _without(reply, [span for _, span in _objects_in(reply)])  # format examples in prose are not read
-    outside = [c for c in _statements(_plain(prose)) if not c.problem]
-    for candidate in outside:  # prose beside the JSON that states another score makes the reply ambiguous
-        scores.setdefault(candidate.value, (candidate.shown, None))
+    for candidate in _statements(_plain(prose)):  # prose beside the JSON that states another score: ambiguous
+        if candidate.value is not None:  # a statement with a problem (and so no value) is not read here
+            scores.setdefault(candidate.value, (candidate.shown, None))
     if len(scores) > 1:
         (first, _), (second, _) = list(scores.values())[:2]
         raise AnswerError(f"ambiguous: {first} and {second}")
-    [(score, (_, data))] = scores.items()
-    found, explanation = _field(data, _EXPLANATION_KEYS)
-    return Answer(score, _json_category(data), str(explanation).strip() if found and explanation is not None else "",
-                  "json")
+    [(score, (_, scored_object))] = scores.items()
+    assert scored_object is not None  # the JSON's score came first, so the one score left holds its object
+    found, explanation = _field(scored_object, _EXPLANATION_KEYS)
+    return Answer(score, _json_category(scored_object),
+                  str(explanation).strip() if found and explanation is not None else "", "json")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
-from ldct_bench.reading.answer import Answer, AnswerError, parse_answer
 from ldct_bench.backends.base import Completion
+from ldct_bench.reading.answer import Answer, AnswerError, parse_answer
 
 SCORINGS = ("text", "expected")
 LEVELS = "01234"

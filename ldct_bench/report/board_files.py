@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import io
 import os
 import shlex
+from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
+from ldct_bench.paths import write_atomic
 from ldct_bench.report.leaderboard import Row, scatter_for
 from ldct_bench.report.plots import CostPoint, cost_chart_png, free_tasks
 from ldct_bench.stats.diagnostics import MEANING
@@ -94,9 +97,8 @@ def text_table(rows: list[Row]) -> str:
 
 
 def markdown(rows: list[Row]) -> str:
-    escape = (lambda text: text.replace("|", "\\|"))
     lines = ["| " + " | ".join(header for header, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(escape(show(row)) for _, show in COLUMNS) + " |" for row in rows]
+    lines += ["| " + " | ".join(show(row).replace("|", "\\|") for _, show in COLUMNS) + " |" for row in rows]
     return "# ldct-bench leaderboard\n\n" + "\n".join(lines) + f"\n\n{NOTE}\n"
 
 
@@ -107,11 +109,12 @@ def raw_rows(rows: list[Row]) -> list[list[Any]]:
              r.n, r.cost_usd, None if r.published else r.runs, r.published, r.source] for r in rows]
 
 
-def write_csv(rows: list[Row], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(raw_rows(rows))
+def csv_text(rows: list[Row]) -> str:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    writer.writerows(raw_rows(rows))
+    return buffer.getvalue()
 
 
 # ---- leaderboard.html: one table per task, sized for a 1400-px window ----
@@ -163,7 +166,9 @@ def _overall_bar(row: Row) -> str:
     """The overall as a bar on a 0-3 axis with its 95% interval drawn as a whisker."""
     if row.overall is None:
         return "-"
-    x = (lambda v: round(max(0.0, min(SCALE, v)) / SCALE * BAR_PX, 1))
+    def x(value: float) -> float:
+        return round(max(0.0, min(SCALE, value)) / SCALE * BAR_PX, 1)
+
     parts = [f'<rect x="0" y="4" width="{x(row.overall)}" height="10" fill="#9cc3e6"/>']
     low, high = row.overall_ci
     if low is not None and high is not None:
@@ -196,7 +201,8 @@ def _setting_cell(row: Row) -> str:
 def _model_cell(row: Row) -> str:
     tags = ('<span class="tag pub">published</span>' if row.published else "") + \
            (f'<span class="tag low">{LOW}</span>' if row.low_coverage else "")
-    return html.escape(row.model) + tags
+    setting = f' title="{html.escape(row.details)}"' if row.details else ""  # every setting behind the row
+    return f"<span{setting}>{html.escape(row.model)}</span>" + tags
 
 
 def _scatter_cell(row: Row) -> str:
@@ -348,9 +354,7 @@ def html_page(rows: list[Row], out_dir: Path) -> str:
 def write_all(rows: list[Row], out_dir: Path) -> dict[str, Path]:
     """leaderboard.md, .csv and .html in out_dir; returns their paths by format."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"md": out_dir / MARKDOWN, "csv": out_dir / CSV, "html": out_dir / HTML}
-    paths["md"].write_text(markdown(rows), encoding="utf-8")
-    write_csv(rows, paths["csv"])
-    paths["html"].write_text(html_page(rows, out_dir), encoding="utf-8")
+    for kind, text in (("md", markdown(rows)), ("csv", csv_text(rows)), ("html", html_page(rows, out_dir))):
+        write_atomic(paths[kind], text)  # a reader never sees half a file; a failed write leaves the old one
     return paths

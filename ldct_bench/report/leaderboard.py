@@ -1,4 +1,5 @@
-"""Leaderboard rows: one per task x model x strategy x shots x metadata, ranked by overall within a task.
+"""Leaderboard rows: one per run name (config/identity.py: everything that can change the answers), ranked by
+overall within a task.
 
 Rows come from local run dirs, from a W&B project (online only), and optionally from published results,
 which are kept apart (never merged with a local run of the same setting) and marked as not run here.
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ldct_bench.errors import UserError
 from ldct_bench.report.plots import SCATTER, scatter_png
 from ldct_bench.report.published import published_results
 from ldct_bench.report.runs import find_run_dirs, read_predictions
 from ldct_bench.report.setting import setting_text
+from ldct_bench.run.records import Prediction
 from ldct_bench.run.results import RESULTS, Results, read_results
 from ldct_bench.stats.diagnostics import PREFIX, diagnostics
 from ldct_bench.stats.paired import paired_deltas
@@ -83,7 +86,7 @@ def row_from_results(results: Results, source: str, *, run_dir: Path | None = No
                overall_ci=(low, high), coverage=results.coverage, n=results.n, cost_usd=results.cost_usd,
                source=source, run_dir=run_dir, published=published, complete=results.complete, when=when,
                name=results.name, details=f"{results.task} | {results.model} | {setting_text(results)}",
-               **{name: figures.get(name) for name in HEADLINE})
+               bias=figures.get("bias"), slope=figures.get("slope"), mode_share=figures.get("mode_share"))
 
 
 def rows_from_run_dirs(run_dirs: Iterable[Path]) -> list[Row]:
@@ -156,7 +159,8 @@ def ranked(rows: list[Row], min_coverage: float = DEFAULT_MIN_COVERAGE) -> list[
     flagged = [replace(r, low_coverage=r.coverage is not None and r.coverage < min_coverage) for r in rows]
     order = sorted(flagged, key=lambda r: (r.task, r.low_coverage, r.overall is None, -(r.overall or 0.0), r.model,
                                            r.strategy))
-    numbered, position = [], defaultdict(int)
+    numbered: list[Row] = []
+    position: defaultdict[str, int] = defaultdict(int)
     for row in order:
         position[row.task] += 1
         numbered.append(replace(row, rank=position[row.task]))
@@ -173,23 +177,25 @@ def with_deltas(rows: list[Row], resamples: int = 2000) -> list[Row]:
     for row in rows:
         if row.task not in best and row.run_dir is not None and not row.low_coverage and row.overall is not None:
             best[row.task] = row
-    records = {}
+    records: dict[Path, list[Prediction]] = {}
     out = []
     for row in rows:
         reference = best.get(row.task)
-        if reference is None or row.overall is None:
+        if reference is None or reference.overall is None or row.overall is None:
             out.append(row)
         elif row is reference:
             out.append(replace(row, best=True, delta=0.0))
-        elif row.run_dir is None:
+        elif row.run_dir is None or reference.run_dir is None:
             out.append(replace(row, delta=round(row.overall - reference.overall, 6)))
         else:
-            for run in (reference, row):
-                records.setdefault(run.run_dir, read_predictions(run.run_dir))
+            for run_dir in (reference.run_dir, row.run_dir):
+                if run_dir not in records:
+                    records[run_dir] = read_predictions(run_dir)
             paired = paired_deltas(records[reference.run_dir], records[row.run_dir], resamples=resamples)["overall"]
-            low, high = (None, None) if math.isnan(paired.low) else (paired.low, paired.high)
-            out.append(replace(row, delta=round(paired.delta, 6), delta_ci=(low, high),
-                               tied_with_best=None if low is None else low <= 0.0 <= high))
+            known = not math.isnan(paired.low)
+            out.append(replace(row, delta=round(paired.delta, 6),
+                               delta_ci=(paired.low, paired.high) if known else (None, None),
+                               tied_with_best=paired.low <= 0.0 <= paired.high if known else None))
     return out
 
 

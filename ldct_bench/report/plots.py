@@ -56,9 +56,12 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _three(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _metrics_text(results: Results, n_failed: int) -> str:
-    show = (lambda v: "n/a" if v is None else f"{v:.3f}")
-    lines = [f"{name.upper():<7} {show(results.metrics.get(name))}" for name in ("plcc", "srocc", "krocc", "overall")]
+    lines = [f"{name.upper():<7} {_three(results.metrics.get(name))}" for name in ("plcc", "srocc", "krocc", "overall")]
     if n_failed:
         lines.append(f"{n_failed} without a score")
     return "\n".join(lines)

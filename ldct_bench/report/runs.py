@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ldct_bench.errors import UserError
 from ldct_bench.run.records import Prediction

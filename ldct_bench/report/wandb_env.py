@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import netrc
 import os
+from typing import Literal
 from urllib.parse import urlsplit
 
 from ldct_bench.errors import UserError
 
 SWEEP_GROUP_ENV = "LDCT_BENCH_SWEEP_GROUP"  # read by the W&B logger: one group for all jobs of a sweep
-_ENV_MODES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
+Mode = Literal["online", "offline", "disabled"]  # what a run is sent in, `auto` decided
+_MODES: dict[str, Mode] = {"online": "online", "offline": "offline", "disabled": "disabled"}
+_ENV_MODES: dict[str, Mode] = {**_MODES, "run": "online", "dryrun": "offline"}
 
 
 def has_wandb_key() -> bool:
@@ -25,12 +28,16 @@ def has_wandb_key() -> bool:
         return False
 
 
-def resolve_mode(configured: str) -> str:
+def resolve_mode(configured: str) -> Mode:
     """online | offline | disabled; `auto` follows WANDB_MODE if set, else online only with a key."""
-    mode = str(configured)
-    if mode == "auto":
+    mode: Mode
+    if configured == "auto":
         env = os.environ.get("WANDB_MODE", "").strip().lower()
         mode = _ENV_MODES.get(env) or ("online" if has_wandb_key() else "offline")
+    elif configured in _MODES:
+        mode = _MODES[configured]
+    else:
+        raise UserError(f"logger.mode={configured} is not a W&B mode; use auto, online, offline or disabled")
     if mode == "online" and not has_wandb_key():
         raise UserError("W&B online mode needs a key: run `wandb login` or set WANDB_API_KEY, "
                         "or use logger.mode=offline (sync later with `wandb sync`)")

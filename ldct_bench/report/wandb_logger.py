@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import wandb
 from hydra.core.hydra_config import HydraConfig
@@ -22,15 +23,15 @@ from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from ldct_bench.data.render import window_u8
+from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.data.task import load_task
 from ldct_bench.errors import UserError
+from ldct_bench.report.plots import score_histogram, scored_pairs, title_of
+from ldct_bench.report.wandb_env import SWEEP_GROUP_ENV, Mode, resolve_mode
 from ldct_bench.run.records import Prediction
 from ldct_bench.run.results import RESULTS, Results
 from ldct_bench.run.rundir import PREDICTIONS
-from ldct_bench.data.scale import CATEGORIES, category_of
 from ldct_bench.secrets import mask_override, mask_secrets
-from ldct_bench.report.plots import score_histogram, scored_pairs, title_of
-from ldct_bench.report.wandb_env import SWEEP_GROUP_ENV, resolve_mode
 from ldct_bench.stats.diagnostics import BANDS, flat
 
 THUMBNAIL = 128
@@ -88,7 +89,7 @@ def thumbnails(cfg: DictConfig, ids: list[str]) -> dict[str, Image.Image]:
 
 def items_table(records: list[Prediction], images: dict[str, Image.Image]) -> Any:
     """One row per test item: thumbnail, target, prediction, error, the model's words, shots and tokens."""
-    table = wandb.Table(columns=ITEM_COLUMNS)
+    table = wandb.Table(columns=list(ITEM_COLUMNS))  # a copy: wandb's add_column appends to it
     for r in records:
         image = images.get(r.id)
         table.add_data(
@@ -155,7 +156,7 @@ def _argv_masked() -> Iterator[None]:
         sys.argv = original
 
 
-def init_run(mode: str, project: str, entity: str | None, **fields: Any) -> Any:
+def init_run(mode: Mode, project: str, entity: str | None, **fields: Any) -> Any:
     """wandb.init with our quiet settings; the W&B folder is WANDB_DIR when set, else `fields['dir']`.
 
     The folder is always passed explicitly: wandb reads WANDB_DIR only once per process.
@@ -199,7 +200,7 @@ def staging_inside(run: Any) -> AbstractContextManager[None]:
     return env_default(DATA_DIR_ENV, str(Path(run.dir).parent / STAGING))
 
 
-def send(mode: str, project: str, entity: str | None, fill: Callable[[Any], None], saved: str, **fields: Any) -> None:
+def send(mode: Mode, project: str, entity: str | None, fill: Callable[[Any], None], saved: str, **fields: Any) -> None:
     """Init a run, let `fill` log into it, finish, then print the one line; a W&B error becomes one UserError line."""
     try:
         run = init_run(mode, project, entity, **fields)
@@ -237,6 +238,6 @@ def log_leaderboard(columns: list[str], data: list[list[Any]], project: str, out
     """The leaderboard as a W&B Table in its own run (job_type leaderboard), same mode rules as a run."""
     mode = resolve_mode("auto")
     if mode != "disabled":
-        send(mode, project, None, lambda run: run.log({"leaderboard": wandb.Table(columns=columns, data=data)}),
+        send(mode, project, None, lambda run: run.log({"leaderboard": wandb.Table(columns=list(columns), data=data)}),
              f"the leaderboard files in {out_dir} are written", dir=str(out_dir), name="leaderboard",
              job_type="leaderboard")

@@ -7,15 +7,16 @@ failure on that item with its reason: a reply can never stop a run.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ldct_bench.reading.answer import AnswerError
-from ldct_bench.reading.scoring import reader
 from ldct_bench.backends.base import BackendError, Completion, ModelBackend, Request, Usage
-from ldct_bench.run.cache import ResponseCache, cache_key
 from ldct_bench.config.schema import CacheMode
 from ldct_bench.errors import UserError, first_line
+from ldct_bench.reading.answer import AnswerError
+from ldct_bench.reading.scoring import reader
+from ldct_bench.run.cache import ResponseCache, cache_key
 
 REASK = "Your reply could not be read ({reason}). Answer again with only the JSON object asked for."
 Reader = Callable[[Completion], Any]  # raises AnswerError on an unusable reply
@@ -46,9 +47,9 @@ def read_safely(read: Reader, completion: Completion) -> tuple[Any | None, str |
 
 class Asker:
     def __init__(self, backend: ModelBackend, cache: ResponseCache | None, mode: CacheMode, reasks: int,
-                 read: Reader = reader("text"), seed: int | None = None):
+                 read: Reader | None = None, seed: int | None = None):
         self.backend = backend
-        self.read = read  # a score by default; region labels too
+        self.read = read or reader("text")  # a score by default; region labels too
         self.cache = cache if backend.remote and mode != CacheMode.off else None
         self.mode = mode
         self.reasks = reasks

@@ -11,7 +11,6 @@ from typing import Any
 
 from ldct_bench.errors import UserError
 
-
 KEY_VERSION = 2  # 2: images keyed by their SHA-256 and the sample number + seed added (version-1 entries no longer hit)
 _IMAGE_DIGESTS: dict[str, str] = {}  # data URL -> its SHA-256, so each image is hashed once per run
 _MAX_DIGESTS = 8192

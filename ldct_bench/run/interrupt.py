@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from typing import Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 

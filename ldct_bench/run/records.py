@@ -59,19 +59,19 @@ class Prediction:
         return line
 
     @classmethod
-    def from_json(cls, line: dict[str, Any]) -> "Prediction":
+    def from_json(cls, line: dict[str, Any]) -> Prediction:
         """A line as written by any version: unknown keys are ignored, missing ones take their defaults."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in line.items() if key in known})
 
     @classmethod
-    def failure(cls, item: "Item", error: str) -> "Prediction":
+    def failure(cls, item: Item, error: str) -> Prediction:
         """An item that got no answer, with the reason."""
         return cls(id=item.id, target=item.target, error=error, meta=_meta(item))
 
     @classmethod
-    def from_outcomes(cls, item: "Item", request: "Request | None", outcomes: list["Outcome"],
-                      cost: float | None) -> "Prediction":
+    def from_outcomes(cls, item: Item, request: Request | None, outcomes: list[Outcome],
+                      cost: float | None) -> Prediction:
         """The line of one item from its samples' outcomes (one outcome unless repeats > 1)."""
         answers = [outcome.answer for outcome in outcomes]
         readable = [answer for answer in answers if answer is not None]
@@ -104,5 +104,5 @@ class Prediction:
         )
 
 
-def _meta(item: "Item") -> dict[str, Any]:
+def _meta(item: Item) -> dict[str, Any]:
     return {key: value for key, value in item.meta.items() if value is not None}

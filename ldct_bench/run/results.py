@@ -26,7 +26,8 @@ from ldct_bench.stats.metrics import ALL, NAMES, confidence_intervals, correlati
 
 RESULTS = "results.json"
 # Written only when set: a plain run's file keeps its shape, and other sources lack them.
-_ONLY_WHEN_SET = ("metrics_undefined", "sample_spread", "single_sample_metrics", "source_file", "source", "identity", "diagnostics",
+_ONLY_WHEN_SET = ("metrics_undefined", "sample_spread", "single_sample_metrics", "source_file", "source", "identity",
+                  "diagnostics",
                   "batch")
 
 
@@ -91,7 +92,7 @@ class Results:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Results":
+    def from_json(cls, data: dict[str, Any]) -> Results:
         """Results from any version's results.json, a W&B run or a published table (unknown keys are ignored)."""
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
@@ -128,7 +129,8 @@ def sample_statistics(records: list[Prediction]) -> dict[str, Any]:
                for readable in [[s for s in scores if s is not None]] if len(readable) > 1]
     per_sample = []
     for j in range(max(len(scores) for _, scores in multi)):
-        pairs = [(target, scores[j]) for target, scores in multi if j < len(scores) and scores[j] is not None]
+        column = [(target, scores[j]) for target, scores in multi if j < len(scores)]
+        pairs = [(target, score) for target, score in column if score is not None]
         per_sample.append(correlations([t for t, _ in pairs], [s for _, s in pairs]))
     return {
         "sample_spread": _finite(float(np.mean(spreads))) if spreads else None,

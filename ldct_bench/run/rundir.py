@@ -12,9 +12,10 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ldct_bench.errors import SaveError, UserError
 from ldct_bench.run.journal import Journal
@@ -84,7 +85,7 @@ class RunDir:
             self._lock_fd = None
 
     @contextmanager
-    def held(self) -> Iterator["RunDir"]:
+    def held(self) -> Iterator[RunDir]:
         """The run dir for one run: locked throughout; a start that fails before its first answer leaves nothing
         behind, while a failure to save keeps the dir (its resume command needs run.json)."""
         self.lock()

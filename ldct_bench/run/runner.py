@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from functools import partial
-from typing import Callable
+from pathlib import Path
 
 from omegaconf import DictConfig
 
 from ldct_bench.backends import make_backend
 from ldct_bench.backends.base import ModelBackend
 from ldct_bench.backends.limits import Endpoints
+from ldct_bench.batch.stage import batch_stage, batch_summary
 from ldct_bench.cards.fit import check_fit
 from ldct_bench.cards.registry import registered_values
 from ldct_bench.config.identity import Identity, config_digest, identity, shows_prompt
@@ -33,7 +34,6 @@ from ldct_bench.run.progress import StageBar
 from ldct_bench.run.results import Results, summarize
 from ldct_bench.run.rundir import RunDir
 from ldct_bench.run.stage import Budget, Progress, score_stage
-from ldct_bench.batch.stage import batch_stage, batch_summary
 from ldct_bench.strategies import NoPrompt, Strategy, make_strategy
 
 

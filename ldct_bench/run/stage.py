@@ -9,8 +9,9 @@ then waits for the requests in flight and keeps their answers.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from omegaconf import DictConfig
 
@@ -99,7 +100,8 @@ async def score_stage(items: list[Item], build: Callable[[Item, int], Request], 
 
     async def answer(item: Item, request: Request | BaseException) -> Prediction:
         if isinstance(request, BaseException):
-            return Prediction.failure(item, f"could not build the request ({first_line(request, typed=True, limit=160)})")
+            reason = first_line(request, typed=True, limit=160)
+            return Prediction.failure(item, f"could not build the request ({reason})")
         outcomes = await ask_samples(asker, request, cfg.repeats)
         costs = [cost_usd(o.usage, cfg.model) for o in outcomes]
         budget.spent += sum(c for c, o in zip(costs, outcomes) if c is not None and not o.cached)

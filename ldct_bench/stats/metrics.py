@@ -4,8 +4,8 @@ intervals; and the metrics of many resamples at once (as item multiplicities) fo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy.special import stdtrit  # at start-up (0.2 s), not after the run's last answer; scipy.stats costs 0.7 s
@@ -14,9 +14,11 @@ NAMES = ("plcc", "srocc", "krocc")
 ALL = (*NAMES, "overall")
 # Where each metric can lie: overall sums three absolute values. Intervals never leave these bounds.
 RANGES = {**{name: (-1.0, 1.0) for name in NAMES}, "overall": (0.0, 3.0)}
+# What the metrics take for targets and scores: callers hold lists (records) or numpy columns (resamples).
+Values = Sequence[float] | np.ndarray
 
 
-def correlations(targets: Sequence[float], scores: Sequence[float]) -> dict[str, float]:
+def correlations(targets: Values, scores: Values) -> dict[str, float]:
     """Signed correlations and `overall`; NaN where undefined (fewer than 3 items or a constant side).
 
     The values scipy's pearsonr, spearmanr and kendalltau(variant="b") give (tests/test_metrics.py checks
@@ -28,7 +30,7 @@ def correlations(targets: Sequence[float], scores: Sequence[float]) -> dict[str,
     return {name: float(values[name][0]) for name in ALL}
 
 
-def undefined_reason(targets: Sequence[float], scores: Sequence[float]) -> str | None:
+def undefined_reason(targets: Values, scores: Values) -> str | None:
     """Why `correlations` is NaN for these items (None when it is defined), so a table of n/a says why."""
     if len(targets) < 3:
         return f"metrics need at least 3 scored items; {len(targets)} {'was' if len(targets) == 1 else 'were'} scored"
@@ -133,7 +135,7 @@ def _weighted(s: _Sample, w: np.ndarray) -> dict[str, np.ndarray]:
     return values
 
 
-def weighted_correlations(targets: Sequence[float], scores: Sequence[float],
+def weighted_correlations(targets: Values, scores: Values,
                           weights: np.ndarray) -> dict[str, np.ndarray]:
     """The metrics of many resamples at once, each given as item multiplicities (a row of `weights`);
     equal to `correlations` on the expanded sample, ties included, NaN where it is undefined."""
@@ -171,7 +173,7 @@ def _z_interval(estimate: float, jackknife: np.ndarray, bounds: tuple[float, flo
     return [max(bounds[0], float(scale * np.tanh(z - half))), float(scale * np.tanh(z + half))]
 
 
-def confidence_intervals(targets: Sequence[float], scores: Sequence[float],
+def confidence_intervals(targets: Values, scores: Values,
                          level: float = 0.95) -> dict[str, list[float]]:
     """Intervals for every metric: Fisher z with a jackknife SE and a t(n-1) quantile (overall as overall / 3,
     its lower end clipped at 0).

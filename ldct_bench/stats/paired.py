@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from scipy import stats
@@ -70,7 +71,8 @@ def paired_deltas(records_a: Sequence[Scored], records_b: Sequence[Scored], resa
         return {name: PairedDelta(name, point_a[name], point_b[name], point_b[name] - point_a[name],
                                   math.nan, math.nan, math.nan, n) for name in ALL}
     weights = resample_weights(n, resamples, seed)
-    draws_a, draws_b = weighted_correlations(targets, scores_a, weights), weighted_correlations(targets, scores_b, weights)
+    draws_a = weighted_correlations(targets, scores_a, weights)
+    draws_b = weighted_correlations(targets, scores_b, weights)
     return {name: paired_delta(name, point_a[name], point_b[name], draws_b[name] - draws_a[name], n, level)
             for name in ALL}
 

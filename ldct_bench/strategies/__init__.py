@@ -7,7 +7,8 @@ example set the bytes before the query are identical across items (provider prom
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ldct_bench.backends.base import Request
 from ldct_bench.config.schema import MetadataConfig, StrategyConfig, effective_shots

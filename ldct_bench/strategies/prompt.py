@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ldct_bench.config.schema import MetadataConfig, TaskCard
-from ldct_bench.data.task import Item, Task
 from ldct_bench.data.scale import CATEGORIES, category_of
+from ldct_bench.data.task import Item, Task
 
 TEMPLATES = Path(__file__).parent / "templates"
 QUERY_LEAD = "Rate the quality of this slice."
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> str:
     return (TEMPLATES / name).read_text().strip()
 

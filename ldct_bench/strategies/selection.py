@@ -8,7 +8,7 @@ order items are scored in, or on concurrency.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from ldct_bench.data.task import Item
 from ldct_bench.errors import UserError, did_you_mean

@@ -8,7 +8,8 @@ budget per endpoint. Hydra imports launcher modules when it starts, so this one 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher

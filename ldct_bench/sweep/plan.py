@@ -54,7 +54,8 @@ def point_plan(card: Any, estimate: dict[str, Any], today: dt.date | None = None
     launches = card.backend == Backend.vllm and not card.base_url
     endpoint = resolve_endpoint(card) if card.backend != Backend.baseline and not launches else None
     return PointPlan(
-        model=card.name, model_id=endpoint.model_id if endpoint else card.model_id, requests=int(estimate["requests"]), prompt_tokens=int(estimate.get("prompt_tokens") or 0),
+        model=card.name, model_id=endpoint.model_id if endpoint else card.model_id,
+        requests=int(estimate["requests"]), prompt_tokens=int(estimate.get("prompt_tokens") or 0),
         endpoint=LOCAL if launches else (redact(endpoint.base_url) if endpoint else "(reads pixels here)"),
         key_env=endpoint.key_env if endpoint else None, concurrency=int(card.concurrency), rpm=card.rate_limit_rpm,
         tpm=card.rate_limit_tpm, latency_s=float(card.latency_s or DEFAULT_LATENCY_S[is_reasoning(card)]),

@@ -14,9 +14,9 @@ import asyncio
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 from hydra.core.utils import JobReturn, configure_log, setup_globals
 from hydra.types import HydraContext
@@ -201,7 +201,8 @@ def run_sweep(context: HydraContext, config: DictConfig, job_overrides: Sequence
                     point.run_dir.remove_unused()  # a point that never got an answer leaves nothing behind
                 point.run_dir.unlock()
     print(summary_table(points))
-    write_sweep_leaderboard([p.run_dir.path for p in points if p.results is not None], Path(str(config.hydra.sweep.dir)))
+    finished = [p.run_dir.path for p in points if p.results is not None]
+    write_sweep_leaderboard(finished, Path(str(config.hydra.sweep.dir)))
     failed = [p for p in points if p.problem is not None]
     if failed:
         code = max(p.problem.exit_code for p in failed if p.problem is not None)

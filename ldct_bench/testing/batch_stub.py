@@ -14,10 +14,12 @@ import json
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 ENDPOINT = "/v1/chat/completions"  # the only endpoint the stub answers
@@ -161,14 +163,13 @@ class BatchStub:
             raise ApiError(400, "a file upload must be multipart/form-data")
         form = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
         parts = {part.get_param("name", header="content-disposition"): part for part in form.iter_parts()}
-        purpose = parts["purpose"].get_payload(decode=True).decode() if "purpose" in parts else ""
+        purpose = _form_data(parts["purpose"], "purpose").decode() if "purpose" in parts else ""
         if purpose not in ("batch", "batch_output"):
             raise ApiError(400, f"purpose {purpose!r} is not served here: upload batch input with purpose 'batch'",
                            "purpose")
         if "file" not in parts:
             raise ApiError(400, "the upload has no 'file' part", "file")
-        return self._store(parts["file"].get_filename() or "upload.jsonl", purpose,
-                           parts["file"].get_payload(decode=True))
+        return self._store(parts["file"].get_filename() or "upload.jsonl", purpose, _form_data(parts["file"], "file"))
 
     def _store(self, filename: str, purpose: str, data: bytes) -> StubFile:
         stored = StubFile(f"file-stub{len(self.files) + 1:04d}", filename, purpose, data, int(time.time()))
@@ -320,6 +321,14 @@ def validate(data: bytes, endpoint: str, max_lines: int, max_bytes: int
 
 def _problem(code: str, message: str, line: int | None = None, param: str | None = None) -> dict[str, Any]:
     return {"code": code, "message": message, "line": line, "param": param}
+
+
+def _form_data(part: Message, name: str) -> bytes:
+    """A form part's bytes (a part that is itself multipart holds none)."""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        raise ApiError(400, f"the upload's '{name}' part holds no data", name)
+    return data
 
 
 def _line_id(batch: StubBatch, index: int) -> str:

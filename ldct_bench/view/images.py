@@ -12,9 +12,10 @@ import hashlib
 import io
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import cast
 
 from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
@@ -61,7 +62,7 @@ class Pictures:
             try:
                 if run.card is None:
                     raise UserError("no task card: neither a .hydra/config.yaml nor a card of its task's name")
-                self._tasks[key] = load_task(OmegaConf.merge(OmegaConf.structured(TaskCard), run.card))
+                self._tasks[key] = load_task(cast(TaskCard, OmegaConf.merge(OmegaConf.structured(TaskCard), run.card)))
             except UserError as exc:
                 self._tasks[key], self._why[key] = None, str(exc)
             except Exception as exc:  # noqa: BLE001 - any reason the data will not open costs only the images

@@ -235,7 +235,8 @@ def item_body(item: Item, runs: list[ViewRun], pictures: Pictures) -> str:
 
 def header(runs: list[ViewRun]) -> tuple[str, str]:
     """The table's <colgroup> and <thead>; one column group per run in a page of several."""
-    columns = [("", 92, None), ("id", 150, "id"), ("region", 84, None), ("true", 58, "true")]
+    columns: list[tuple[str, int | None, str | None]] = [("", 92, None), ("id", 150, "id"), ("region", 84, None),
+                                                         ("true", 58, "true")]
     groups = ""
     if len(runs) == 1:
         columns += [("prediction", 120, "pred"), ("|error|", 66, "err"), ("category", 82, None),

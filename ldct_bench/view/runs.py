@@ -10,8 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ldct_bench.errors import UserError
 from ldct_bench.cards.registry import card_files, load_card
+from ldct_bench.errors import UserError
 from ldct_bench.report.runs import find_run_dirs, read_calibration, read_predictions
 from ldct_bench.run.records import Prediction
 from ldct_bench.run.results import RESULTS, Results, read_results

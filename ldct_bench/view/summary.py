@@ -3,7 +3,8 @@ true-score band and by region, and the scatter."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ldct_bench.report.setting import prompted, strategy_text
 from ldct_bench.run.results import Results
