@@ -119,13 +119,15 @@ def test_ctrl_c_on_a_run_stops_its_server(tmp_path):
                             text=True)
     try:
         pid = wait_for_server(proc, run_dir)
-        time.sleep(1.0)  # requests are in flight
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        time.sleep(1.0)  # requests are in flight, answered in 30 s
+        proc.send_signal(signal.SIGINT)  # the first asks the run to stop once they are answered
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)  # the second abandons them
+        _, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130 and "interrupted" in err
+    assert proc.returncode == 130 and "stopping: no new requests" in err and "interrupted" in err
     assert gone(pid), "the server outlived an interrupted run"
 
 

@@ -147,7 +147,9 @@ class CheckedCards:
     def stamp(kind: str, card: CardFile) -> list[Any]:
         stat = card.path.stat()
         schema = CARD_KINDS[kind][1]
-        fields = repr([(f.name, f.type, f.default) for f in dataclasses.fields(schema)])
+        # the schema's shape: each field's name, type and default (a factory's product, not its object's address)
+        fields = repr([(f.name, str(f.type), f.default_factory() if f.default_factory is not dataclasses.MISSING
+                        else f.default) for f in dataclasses.fields(schema)])
         return [stat.st_mtime_ns, stat.st_size, hashlib.sha256(fields.encode()).hexdigest()[:12]]
 
     def get(self, kind: str, card: CardFile) -> Any:

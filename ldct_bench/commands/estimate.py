@@ -141,12 +141,12 @@ def describe(estimate: dict[str, Any], max_cost: float | None) -> str:
         lines.append(f"  dollars   ~${e['cost_usd']:.2f} (at most ${e['cost_usd_ceiling']:.2f} if every answer "
                      "used the whole token limit)" + (f"; batch: ~${e['cost_usd_batch']:.2f}" if "cost_usd_batch" in e
                                                        else ""))
-    if e.get("batch_note"):
-        lines.append(f"  batch     {e['batch_note']}")
         if max_cost is not None and e["cost_usd"] > max_cost:
             share = max_cost / e["cost_usd"]
             lines.append(f"  max_cost  ${max_cost:g} stops the run after about {share:.0%} of its requests "
                          "(resumable)")
+    if e.get("batch_note"):
+        lines.append(f"  batch     {e['batch_note']}")
     return "\n".join(lines)
 
 

@@ -15,12 +15,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ldct_bench.errors import SaveError, UserError
 from ldct_bench.run.journal import Journal
-from ldct_bench.run.results import RESULTS, Results, write_results
 from ldct_bench.secrets import mask_override
+
+if TYPE_CHECKING:
+    from ldct_bench.run.results import Results
 
 RUN_FILE = "run.json"  # config digest, the run's identity and overrides: what resume replays
 PREDICTIONS = "predictions.jsonl"  # the journal of test items: the run's source of truth
@@ -137,6 +139,8 @@ class RunDir:
                             "set hydra.run.dir to a writable folder") from None
 
     def write_results(self, results: Results) -> Path:
+        from ldct_bench.run.results import RESULTS, write_results  # numpy and scipy: not before a run needs them
+
         try:
             return write_results(self.path, results)
         except OSError as exc:

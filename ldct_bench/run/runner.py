@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 from ldct_bench.backends import make_backend
 from ldct_bench.backends.base import ModelBackend
 from ldct_bench.backends.limits import Endpoints
-from ldct_bench.batch.stage import batch_stage, batch_summary
 from ldct_bench.cards.fit import check_fit
 from ldct_bench.cards.registry import registered_values
 from ldct_bench.config.identity import Identity, config_digest, identity, shows_prompt
@@ -83,8 +82,12 @@ async def execute(run: Prepared, progress: Progress = StageBar, halted: Callable
     asker = Asker(backend, cache, cfg.cache.mode, cfg.model.reasks,
                   reader(cfg.scoring, bool(cfg.model.get("category_as_score", False))), seed=cfg.seed)
     budget = Budget(cfg.max_cost)
-    stage = partial(batch_stage, run_dir=run.run_dir.path) if cfg.batch else \
-        partial(score_stage, budget=budget)
+    if cfg.batch:
+        from ldct_bench.batch.stage import batch_stage  # the openai client's batch API: only for batch runs
+
+        stage = partial(batch_stage, run_dir=run.run_dir.path)
+    else:
+        stage = partial(score_stage, budget=budget)
     try:
         await backend.start(run.task)
         calibration = await stage(strategy.calibration_items(),
@@ -106,6 +109,8 @@ async def execute(run: Prepared, progress: Progress = StageBar, halted: Callable
                         seconds=time.monotonic() - started, stopped_by_budget=budget.exhausted,
                         identity=run.identity)
     if cfg.batch:
+        from ldct_bench.batch.stage import batch_summary
+
         results.batch = batch_summary(cfg.model, run.run_dir.path)
     run.run_dir.write_results(results)
     return results
