@@ -173,14 +173,14 @@ def scrub_hydra_outputs(hydra_cfg: Any, run_dir: Path) -> None:
         scrub_yaml_file(sweep_file)
 
 
-def mask_logging() -> None:
-    """Redact every log record of this process: Hydra's launcher logs each job's overrides as given."""
-    make = logging.getLogRecordFactory()
-    if getattr(make, "masks_secrets", False):
-        return
+class _MaskedRecords:
+    """A log record factory that redacts the message of every record made by the one it wraps."""
 
-    def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = make(*args, **kwargs)
+    def __init__(self, make: Any):
+        self.make = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.make(*args, **kwargs)
         try:
             text = record.getMessage()
         except (TypeError, ValueError):  # a malformed record is logging's own error to report
@@ -190,8 +190,12 @@ def mask_logging() -> None:
             record.msg, record.args = shown, ()
         return record
 
-    masked.masks_secrets = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(masked)
+
+def mask_logging() -> None:
+    """Redact every log record of this process: Hydra's launcher logs each job's overrides as given."""
+    make = logging.getLogRecordFactory()
+    if not isinstance(make, _MaskedRecords):
+        logging.setLogRecordFactory(_MaskedRecords(make))
 
 
 def _mask_value(key: str, value: Any) -> Any:

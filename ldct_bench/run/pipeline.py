@@ -19,9 +19,6 @@ R = TypeVar("R")
 
 BUILD_WORKERS = 2  # threads that build requests; two cores here
 
-Build = Callable[[T, int], R]  # (item, its index among all items) -> request
-Handle = Callable[[T, "R | BaseException"], Awaitable[None]]
-
 
 def _built(build: Callable[[T, int], R], item: T, index: int) -> R | BaseException:
     """A request, or the exception that building it raised (the handler decides what it means)."""
@@ -31,7 +28,7 @@ def _built(build: Callable[[T, int], R], item: T, index: int) -> R | BaseExcepti
         return exc
 
 
-async def send_all(todo: list[tuple[int, T]], build: Callable[[T, int], R],
+async def send_all(todo: list[tuple[int, T]], build: Callable[[T, int], R],  # (item, index among all) -> request
                    handle: Callable[[T, R | BaseException], Awaitable[None]], senders: int,
                    stopped: Callable[[], bool]) -> None:
     """Build each (index, item)'s request in worker threads, a few ahead, and pass it to `handle`, at most

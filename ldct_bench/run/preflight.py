@@ -73,7 +73,7 @@ def check_batch(cfg: DictConfig) -> list[str]:
     card = cfg.model
     if card.backend == "baseline":
         return [f"batch=true changes nothing here: model {card.name} reads pixels and sends nothing"]
-    if card.batch != "openai" or card.via == "openrouter" or (card.backend == "vllm" and not card.base_url):
+    if card.batch != "openai" or card.via == "openrouter":
         able = ", ".join(sorted(name for name in options("model") if registered_values("model", name).get("batch")))
         why = "OpenRouter's batches refuse images sent as data" if card.via == "openrouter" else \
             f"its endpoint takes no OpenAI-style batches (card field batch: {card.batch})"

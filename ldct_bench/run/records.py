@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from statistics import fmean
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ldct_bench.data.scale import CATEGORIES, category_of
 
@@ -20,12 +20,29 @@ if TYPE_CHECKING:
     from ldct_bench.data.task import Item
     from ldct_bench.run.asking import Outcome
 
-# Written only when set, so a plain run's lines keep their short shape.
-_ONLY_WHEN_SET = ("scores", "sample_errors", "level_probabilities")
+@dataclass
+class Record:
+    """A dataclass written as one JSON object and read back from any version of it: unknown keys are ignored,
+    missing ones take their defaults, and the fields named in ONLY_WHEN_SET are left out while they are None
+    (so a plain run's files keep their short shape)."""
+
+    ONLY_WHEN_SET: ClassVar[tuple[str, ...]] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for name in self.ONLY_WHEN_SET:
+            if data[name] is None:
+                del data[name]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 @dataclass
-class Prediction:
+class Prediction(Record):
     id: str
     target: float
     score: float | None = None  # None: the item failed (see `error`)
@@ -47,22 +64,11 @@ class Prediction:
     sample_errors: list[str | None] | None = None
     level_probabilities: Any = None  # scoring=expected: P(level 0..4), one list per sample when repeated
 
+    ONLY_WHEN_SET: ClassVar[tuple[str, ...]] = ("scores", "sample_errors", "level_probabilities")
+
     @property
     def scored(self) -> bool:
         return self.score is not None
-
-    def to_json(self) -> dict[str, Any]:
-        line = dataclasses.asdict(self)
-        for name in _ONLY_WHEN_SET:
-            if line[name] is None:
-                del line[name]
-        return line
-
-    @classmethod
-    def from_json(cls, line: dict[str, Any]) -> Prediction:
-        """A line as written by any version: unknown keys are ignored, missing ones take their defaults."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in line.items() if key in known})
 
     @classmethod
     def failure(cls, item: Item, error: str) -> Prediction:

@@ -6,13 +6,12 @@ viewer); published tables and W&B runs are read into the same type, with what th
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from omegaconf import DictConfig
@@ -20,19 +19,15 @@ from omegaconf import DictConfig
 from ldct_bench.config.identity import NO_PROMPT, Identity, shows_prompt
 from ldct_bench.config.schema import effective_shots
 from ldct_bench.paths import write_atomic
-from ldct_bench.run.records import Prediction
+from ldct_bench.run.records import Prediction, Record
 from ldct_bench.stats.diagnostics import diagnostics
 from ldct_bench.stats.metrics import ALL, NAMES, confidence_intervals, correlations, undefined_reason
 
 RESULTS = "results.json"
-# Written only when set: a plain run's file keeps its shape, and other sources lack them.
-_ONLY_WHEN_SET = ("metrics_undefined", "sample_spread", "single_sample_metrics", "source_file", "source", "identity",
-                  "diagnostics",
-                  "batch")
 
 
 @dataclass
-class Results:
+class Results(Record):
     model: str
     task: str
     strategy: str  # `baseline` or `external` for runs that showed no prompt
@@ -71,6 +66,10 @@ class Results:
     diagnostics: dict[str, Any] | None = None
     batch: dict[str, Any] | None = None  # batch=true: the batches and the price used
 
+    # Written only when set: a plain run's file keeps its shape, and other sources lack them.
+    ONLY_WHEN_SET: ClassVar[tuple[str, ...]] = ("metrics_undefined", "sample_spread", "single_sample_metrics",
+                                                "source_file", "source", "identity", "diagnostics", "batch")
+
     @property
     def overall(self) -> float | None:
         return self.metrics.get("overall")
@@ -84,18 +83,6 @@ class Results:
             return f"{self.model}-{self.strategy}"
         return f"{self.model}-{self.strategy}-k{self.shots}-{self.metadata}"
 
-    def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        for name in _ONLY_WHEN_SET:
-            if data[name] is None:
-                del data[name]
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Results:
-        """Results from any version's results.json, a W&B run or a published table (unknown keys are ignored)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 def read_results(run_dir: Path) -> Results | None:
