@@ -16,7 +16,7 @@ from typing import Any
 from ldct_bench.errors import UserError
 
 STATUSES = ("active", "deprecated", "retired")
-# Card fields that describe the card rather than what is asked: kept out of a run's identity (results.py).
+# Card fields that describe the card rather than what is asked: kept out of a run's identity (config/identity.py).
 LIFECYCLE_FIELDS = ("status", "retires", "successor", "checked", "sources", "context_window",
                     "max_images_per_request", "rate_limit_tpm", "logprobs")
 _NOT_FOUND = re.compile(r"model.{0,80}(not (be )?found|does not exist|not exist|not available|retired|"

@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ldct_bench.cards.lifecycle import LIFECYCLE_FIELDS
 from ldct_bench.config.schema import effective_shots
 from ldct_bench.secrets import mask_secrets
 
@@ -27,11 +28,9 @@ NO_PROMPT = (BASELINE, EXTERNAL)  # `strategy` of runs that asked no model anyth
 # Card fields that cannot change an answer: how hard and how fast to ask, what it costs, what the card says
 # about the model's life and limits, how to serve it.
 MODEL_NOT_ANSWERS = ("description", "provider", "api_key_env", "concurrency", "timeout_s", "max_retries",
-                     "max_retry_after_s", "rate_limit_rpm", "rate_limit_tpm", "price_input_per_mtok",
-                     "price_output_per_mtok", "price_cached_input_per_mtok", "serve", "status", "retires",
-                     "successor", "checked", "sources", "context_window", "max_images_per_request", "logprobs",
-                     "latency_s", "batch", "batch_price_input_per_mtok", "batch_price_output_per_mtok",
-                     "batch_max_requests", "batch_max_bytes")
+                     "max_retry_after_s", "rate_limit_rpm", "price_input_per_mtok", "price_output_per_mtok",
+                     "price_cached_input_per_mtok", "serve", "latency_s", "batch", "batch_price_input_per_mtok",
+                     "batch_price_output_per_mtok", "batch_max_requests", "batch_max_bytes", *LIFECYCLE_FIELDS)
 TASK_NOT_ANSWERS = ("description", "licence", "citation", "download_hint", "train_size", "test_size", "path_env")
 # Where the data is: its content, not its place, makes the answers (the config digest holds the data's fingerprint).
 TASK_LOCATION = ("path", "hub_id")

@@ -16,7 +16,6 @@ from typing import Any
 from ldct_bench.backends.base import Completion
 from ldct_bench.reading.answer import Answer, AnswerError, parse_answer
 
-SCORINGS = ("text", "expected")
 LEVELS = "01234"
 # Where the score's value starts: after the JSON key, after an explicit "score ...:" statement, before "/4".
 _JSON_VALUE = re.compile(r'"score"\s*:\s*"?\s*(?=\d)', re.I)

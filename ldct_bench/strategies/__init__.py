@@ -18,7 +18,6 @@ from ldct_bench.strategies.prompt import QUERY_LEAD, image_turn, instructions, r
 from ldct_bench.strategies.selection import check_policy, select, shuffled
 
 ZERO_SHOT_TEMPLATE = "zero_shot.txt"
-CALIBRATIONS = ("pool", "per_item")  # error_feedback: one scored pool, or fresh draws per test image
 Calibration = Mapping[str, "float | None"]  # the model's earlier score of each calibration image (None: failed)
 
 
